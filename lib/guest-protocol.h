@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The contract between the host (vmpack, vmpackd) and vmpack-init, the guest's PID 1.
+ * Header only: vmpack-init is a static binary that links nothing but libc.
+ *
+ * Configuration travels through QEMU's fw_cfg as one text file,
+ * VP_FW_CFG_CONFIG, readable in the guest at
+ * /sys/firmware/qemu_fw_cfg/by_name/<name>/raw once the qemu_fw_cfg module is loaded.
+ * It is a sequence of "key=value" lines. A value may contain any byte except NUL; a
+ * backslash is written "\\" and a newline "\n". Keys that repeat form an ordered list.
+ *
+ *   version=1                  format version, VP_GUEST_CONFIG_VERSION
+ *   hostname=NAME
+ *   root=/dev/vda              block device with the squashfs root
+ *   data=/dev/vdb              optional ext4 volume mounted at the user's home
+ *   uid=1000                   user the app runs as (gid is the same number)
+ *   user=user                  that user's name, created in /etc/passwd if missing
+ *   home=/home/user
+ *   cwd=/home/user             working directory of the app
+ *   arg=...                    argv of the app, in order; the first is the program
+ *   env=NAME=VALUE             added to the app's environment (PATH, HOME, LANG, TERM set by init)
+ *   share=TAG:MODE:GUEST_PATH  9p share with mount tag TAG, MODE "ro" or "rw", mounted at GUEST_PATH
+ *   net=ADDRESS/PREFIX,GATEWAY,DNS   static configuration of eth0; no key means no network
+ *   debug=1                    print each step to the VM log
+ *
+ * Ports (virtio-serial, found through /sys/class/virtio-ports/STAR/name because the guest has
+ * no udev): the app's stdin, stdout and stderr each get a port so the host can close stdin
+ * alone and keep stdout and stderr apart. The agent port carries one JSON object per line.
+ *
+ * Guest to host on the agent port:
+ *   {"event":"ready"}                                    init is about to exec the app
+ *   {"event":"exit","status":N}                          app exited; N as for a shell ($?)
+ *   {"event":"error","status":N,"reason":"R","message":"M"}  init failed before or while starting the app
+ * Host to guest on the agent port:
+ *   {"request":"terminate"}                              send SIGTERM to the app
+ *
+ * After the final message init syncs and powers the VM off.
+ */
+#pragma once
+
+#define VP_FW_CFG_CONFIG "opt/io.bheem/config"
+#define VP_GUEST_CONFIG_VERSION 1
+#define VP_GUEST_CONFIG_MAX (1024 * 1024)
+
+#define VP_PORT_AGENT "io.bheem.agent"
+#define VP_PORT_STDIN "io.bheem.stdin"
+#define VP_PORT_STDOUT "io.bheem.stdout"
+#define VP_PORT_STDERR "io.bheem.stderr"
+
+/* Maximum length of one agent message line, newline included. */
+#define VP_AGENT_LINE_MAX 4096
+
+/* Exit statuses reported for failures, following the shell's conventions. */
+#define VP_STATUS_TIMEOUT 124       /* host: --timeout expired */
+#define VP_STATUS_VM_FAILURE 125    /* host or init: the VM or the guest's setup failed */
+#define VP_STATUS_NOT_EXECUTABLE 126 /* init: the app exists but cannot be executed */
+#define VP_STATUS_NOT_FOUND 127     /* init: the app is not in the image */
+
+/* Reasons in {"event":"error"} messages. */
+#define VP_REASON_CONFIG "config"            /* fw_cfg configuration missing or invalid */
+#define VP_REASON_MODULE "module"            /* a kernel module failed to load */
+#define VP_REASON_ROOT "root"                /* the root image could not be mounted */
+#define VP_REASON_SHARE "share"              /* a 9p share could not be mounted */
+#define VP_REASON_DATA "data"                /* the data volume could not be mounted */
+#define VP_REASON_NETWORK "network"          /* eth0 could not be configured */
+#define VP_REASON_USER "user"                /* the app user could not be set up */
+#define VP_REASON_NOT_FOUND "app-not-found"  /* execve: ENOENT */
+#define VP_REASON_NOT_EXECUTABLE "app-not-executable"
+#define VP_REASON_INTERNAL "internal"

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "vmpack.h"
+
+#include "config.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static const struct verb {
+        const char *name;
+        int (*run)(int argc, char **argv);
+        const char *summary;
+} verbs[] = {
+        { "check", verb_check, "validate a recipe without building it" },
+        { "build", verb_build, "build an app image from a recipe" },
+        { "import", verb_import, "make an app image from a rootfs tar" },
+        { "images", verb_images, "list app images" },
+        { "rmi", verb_rmi, "remove an app image" },
+        { "run", verb_run, "run an app image in a disposable VM" },
+};
+
+void vp_log_error(const char *fmt, ...)
+{
+        va_list ap;
+
+        fputs("vmpack: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+int vp_fail(const char *verb, const vp_error *err)
+{
+        fprintf(stderr, "vmpack %s: %s\n", verb, err->message);
+        return 1;
+}
+
+static void print_usage(FILE *out)
+{
+        fputs("Usage: vmpack COMMAND [OPTIONS...] [ARGS...]\n\n"
+              "Build app images and run each app in its own small VM.\n\nCommands:\n",
+              out);
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                fprintf(out, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+        fputs("\nRun 'vmpack COMMAND --help' for the options of a command.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2) {
+                print_usage(stderr);
+                return 2;
+        }
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+                print_usage(stdout);
+                return 0;
+        }
+        if (strcmp(argv[1], "--version") == 0) {
+                printf("vmpack %s\n", VP_VERSION);
+                return 0;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (strcmp(argv[1], verbs[i].name) == 0)
+                        return verbs[i].run(argc - 1, argv + 1);
+
+        vp_log_error("unknown command '%s' (run 'vmpack --help' for the list)", argv[1]);
+        return 2;
+}
