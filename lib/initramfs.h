@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The initramfs every guest boots: vmpack-init as /init plus the kernel modules it needs,
+ * resolved through modules.dep and listed in load order in /etc/vmpack-init/modules.
+ * Written as cpio newc by cpio.c and cached under
+ * VP_DIR_CACHE/initramfs/<kernel version>-<init digest prefix>.cpio.
+ */
+#pragma once
+
+#include "kernel.h"
+#include "util.h"
+
+/* Return the path of the cached initramfs for this kernel and init binary, building it if needed. */
+int vp_initramfs_get(const vp_kernel *k, const char *init_path, char **ret_path, vp_error *err);
