@@ -27,14 +27,23 @@
  * no udev): the app's stdin, stdout and stderr each get a port so the host can close stdin
  * alone and keep stdout and stderr apart. The agent port carries one JSON object per line.
  *
- * Guest to host on the agent port:
- *   {"event":"ready"}                                    init is about to exec the app
- *   {"event":"exit","status":N}                          app exited; N as for a shell ($?)
- *   {"event":"error","status":N,"reason":"R","message":"M"}  init failed before or while starting the app
- * Host to guest on the agent port:
- *   {"request":"terminate"}                              send SIGTERM to the app
+ * The app's stdout and stderr are pipes that init copies to their ports, counting bytes, so
+ * the host can tell when it has received everything: the ports are separate queues and an
+ * exit message may overtake the last output.
  *
- * After the final message init syncs and powers the VM off.
+ * Guest to host on the agent port:
+ *   {"event":"ready"}                          init is about to exec the app
+ *   {"event":"exit","status":N,"stdout_bytes":A,"stderr_bytes":B}
+ *                                              app exited; N as for a shell ($?), A and B
+ *                                              the bytes init wrote to the output ports
+ *   {"event":"error","status":N,"reason":"R","message":"M"}
+ *                                              init failed before or while starting the app
+ * Host to guest on the agent port:
+ *   {"request":"terminate"}                    send SIGTERM to the app (SIGKILL 10 s later)
+ *   {"request":"poweroff"}                     the host has read all output: power off now
+ *
+ * After its final message init waits up to VP_POWEROFF_ACK_TIMEOUT_S for "poweroff", then
+ * syncs and powers the VM off whether or not the host answered.
  */
 #pragma once
 
@@ -46,6 +55,9 @@
 #define VP_PORT_STDIN "io.bheem.stdin"
 #define VP_PORT_STDOUT "io.bheem.stdout"
 #define VP_PORT_STDERR "io.bheem.stderr"
+
+#define VP_POWEROFF_ACK_TIMEOUT_S 10
+#define VP_TERMINATE_GRACE_S 10
 
 /* Maximum length of one agent message line, newline included. */
 #define VP_AGENT_LINE_MAX 4096
