@@ -10,5 +10,10 @@
 #include "kernel.h"
 #include "util.h"
 
+/* Return the module paths, relative to modules_dir, that the guest loads: the modules
+ * vmpack-init needs and their dependencies from modules.dep, dependencies first. Modules
+ * listed in modules.builtin are left out. */
+int vp_initramfs_resolve_modules(const char *modules_dir, char ***ret_paths, vp_error *err);
+
 /* Return the path of the cached initramfs for this kernel and init binary, building it if needed. */
 int vp_initramfs_get(const vp_kernel *k, const char *init_path, char **ret_path, vp_error *err);
