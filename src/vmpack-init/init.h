@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vmpack-init, PID 1 of every vmpack guest. Static and linked with libc alone, because the
+ * initramfs carries no shared libraries. The host side of its configuration and messages
+ * is described in guest-protocol.h.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+/* Limits on the configuration, which comes from the host and is not trusted. */
+#define INIT_ARGS_MAX 4096
+#define INIT_ENV_MAX 4096
+#define INIT_SHARES_MAX 64
+#define INIT_USER_NAME_MAX 32
+#define INIT_PATH_MAX 4096
+
+typedef struct init_share {
+        char *tag;
+        bool writable;
+        char *path;
+} init_share;
+
+typedef struct init_config {
+        unsigned version;
+        char *hostname;
+        char *root;
+        char *data;
+        uid_t uid;
+        char *user;
+        char *home;
+        char *cwd;
+        char **argv; /* NULL-terminated */
+        size_t argc;
+        char **env; /* NULL-terminated "NAME=VALUE" */
+        size_t n_env;
+        init_share *shares;
+        size_t n_shares;
+        bool net;
+        char net_address[16]; /* dotted IPv4 */
+        unsigned net_prefix;
+        char net_gateway[16]; /* empty when none */
+        char net_dns[16];     /* empty when none */
+        bool debug;
+} init_config;
+
+/* Parse the "key=value" configuration text (size bytes, not NUL-terminated) into c,
+ * filling defaults and validating every field. On failure, returns -1 and writes a
+ * message naming the line and key into error. */
+int init_config_parse(const char *text, size_t size, init_config *c, char *error, size_t error_size);
+void init_config_free(init_config *c);
+
+/* log.c: the VM log is /dev/console. */
+extern bool init_debug;
+void init_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void init_debug_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* agent.c: the host channel. */
+typedef struct init_ports {
+        int agent;
+        int stdin_port;
+        int stdout_port;
+        int stderr_port;
+} init_ports;
+
+extern init_ports init_port_fds;
+/* Wait up to timeout_ms for the agent, stdin, stdout and stderr ports to appear and open
+ * the ones found. Returns 0 when at least the agent port is open. */
+int init_ports_open(int timeout_ms);
+void init_agent_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void init_agent_send_error(int status, const char *reason, const char *message);
+/* Append the JSON string form of s (quotes included) to out. */
+void init_json_quote(const char *s, char *out, size_t out_size);
+
+typedef enum init_request {
+        INIT_REQUEST_NONE,
+        INIT_REQUEST_TERMINATE,
+        INIT_REQUEST_POWEROFF,
+} init_request;
+
+/* Read what is available on the agent port (non-blocking) and return the next complete
+ * request, INIT_REQUEST_NONE when there is none. Sets *disconnected when the port reads
+ * end-of-file, which happens while no host is connected (after a restore, for one). */
+init_request init_agent_read(bool *disconnected);
+
+/* Report a failure: one "vmpack-init: ..." line on the console, an error event on the
+ * agent port when it is open, then power off. Never returns. */
+_Noreturn void init_fail(int status, const char *reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Wait up to VP_POWEROFF_ACK_TIMEOUT_S for the host's poweroff request, then sync and
+ * power off. Never returns. */
+_Noreturn void init_poweroff(void);
+
+/* modules.c */
+void init_load_modules(const char *list_path);
+
+/* mounts.c */
+void init_mount_early(void);
+void init_mount_root(const init_config *c);
+void init_switch_root(void);
+void init_mount_shares(const init_config *c);
+void init_mount_data(const init_config *c);
+int init_mkdir_p(const char *path, mode_t mode);
+/* Wait up to timeout_ms for path to exist. Returns 0 when it does. */
+int init_wait_for_path(const char *path, int timeout_ms);
+
+/* net.c */
+void init_network(const init_config *c);
+
+/* app.c */
+void init_setup_user(const init_config *c);
+/* Start the app, copy its output, handle requests and signals until it exits. Returns
+ * its exit status as a shell reports it. */
+int init_run_app(const init_config *c, uint64_t *stdout_bytes, uint64_t *stderr_bytes);
