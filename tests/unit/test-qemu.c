@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Golden-file tests of the rendered QEMU command line. Each file under data/qemu/ holds one
+ * argument per line. To accept a deliberate change, run the test with VP_UPDATE_GOLDEN=1
+ * and review the diff of the data files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "qemu.h"
+
+/* A spec like the runner's for a headless app: microvm, TCG, root disk, four ports. */
+static vp_vm_spec base_spec(void)
+{
+        vp_vm_spec spec = {
+                .machine = VP_MACHINE_MICROVM,
+                .accel = VP_ACCEL_TCG,
+                .cpus = 1,
+                .memory_mib = 256,
+                .headless = true,
+                .kernel = "/cache/kernels/6.1.0-57-amd64/vmlinux",
+                .initrd = "/cache/initramfs/6.1.0-57-amd64-0123456789ab.cpio",
+                .cmdline = "console=ttyS0 quiet panic=-1 rdinit=/init tsc_early_khz=2596130",
+                .console_log = "/run/vmpack/run-abc/console.log",
+                .qmp_socket = "/run/vmpack/run-abc/qmp.sock",
+                .rng = true,
+                .config_file = "/run/vmpack/run-abc/config",
+        };
+
+        spec.disks[spec.n_disks++] = (vp_vm_disk) { .path = "/data/images/d1/rootfs.sqfs", .readonly = true };
+        spec.ports[spec.n_ports++] = (vp_vm_port) { .name = "io.bheem.agent", .fd = 5 };
+        spec.ports[spec.n_ports++] = (vp_vm_port) { .name = "io.bheem.stdin", .fd = 6 };
+        spec.ports[spec.n_ports++] = (vp_vm_port) { .name = "io.bheem.stdout", .fd = 7 };
+        spec.ports[spec.n_ports++] = (vp_vm_port) { .name = "io.bheem.stderr", .fd = 8 };
+        return spec;
+}
+
+static void check_golden(const vp_vm_spec *spec, const char *name)
+{
+        _cleanup_free_ char *path = vp_strdup_printf("%s/qemu/%s.args", VP_TEST_DATA, name);
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *expected = NULL;
+        vp_error err = {};
+
+        assert_int_equal(vp_qemu_render(spec, &argv, &err), 0);
+        _cleanup_free_ char *joined = strv_join(argv, "\n");
+        _cleanup_free_ char *actual = vp_strdup_printf("%s\n", joined);
+
+        if (getenv("VP_UPDATE_GOLDEN")) {
+                assert_int_equal(vp_write_file_atomic(path, actual, strlen(actual), 0644, &err), 0);
+                return;
+        }
+        assert_int_equal(vp_read_file(path, 1 << 20, &expected, NULL, &err), 0);
+        assert_string_equal(actual, expected);
+}
+
+static void render_headless_none(void **state)
+{
+        vp_vm_spec spec = base_spec();
+
+        check_golden(&spec, "headless-none");
+}
+
+static void render_uplink(void **state)
+{
+        vp_vm_spec spec = base_spec();
+
+        spec.network = VP_VM_NETWORK_UPLINK;
+        spec.memory_mib = 1024;
+        spec.cpus = 2;
+        check_golden(&spec, "uplink");
+}
+
+static void render_shares_ro_rw(void **state)
+{
+        vp_vm_spec spec = base_spec();
+
+        spec.shares[spec.n_shares++] = (vp_vm_share) { .tag = "file1", .host_path = "/run/x/files/1", .readonly = true };
+        spec.shares[spec.n_shares++] = (vp_vm_share) { .tag = "file2", .host_path = "/run/x/files/2", .readonly = false };
+        check_golden(&spec, "shares-ro-rw");
+}
+
+static void render_q35_kvm(void **state)
+{
+        vp_vm_spec spec = base_spec();
+        const char *extra[] = { "-trace", "virtio_blk_*", NULL };
+
+        spec.machine = VP_MACHINE_Q35;
+        spec.accel = VP_ACCEL_KVM;
+        spec.cmdline = "console=ttyS0 quiet panic=-1 rdinit=/init";
+        spec.shares[spec.n_shares++] = (vp_vm_share) { .tag = "file1", .host_path = "/run/x/files/1", .readonly = true };
+        spec.network = VP_VM_NETWORK_UPLINK;
+        spec.extra_args = extra;
+        check_golden(&spec, "q35-kvm");
+}
+
+static void render_escapes_commas(void **state)
+{
+        vp_vm_spec spec = base_spec();
+
+        spec.disks[0].path = "/data/a,b/rootfs.sqfs";
+        spec.console_log = "/run/a,b/console.log";
+        spec.qmp_socket = "/run/a,b/qmp.sock";
+        spec.config_file = "/run/a,b/config";
+        spec.shares[spec.n_shares++] = (vp_vm_share) { .tag = "file1", .host_path = "/run/a,,b/1", .readonly = true };
+        /* -append takes the whole value: a comma there is not a separator. */
+        spec.cmdline = "console=ttyS0 foo=a,b";
+        check_golden(&spec, "escape-commas");
+}
+
+static void escape_doubles_commas(void **state)
+{
+        _cleanup_free_ char *a = vp_qemu_escape("a,b,,c");
+        _cleanup_free_ char *b = vp_qemu_escape("");
+        _cleanup_free_ char *c = vp_qemu_escape(",");
+
+        assert_string_equal(a, "a,,b,,,,c");
+        assert_string_equal(b, "");
+        assert_string_equal(c, ",,");
+}
+
+static void render_rejects_auto_accel(void **state)
+{
+        vp_vm_spec spec = base_spec();
+        char **argv = NULL;
+        vp_error err = {};
+
+        spec.accel = VP_ACCEL_AUTO;
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), -EINVAL);
+        assert_null(argv);
+        assert_non_null(strstr(err.message, "auto"));
+}
+
+static void render_rejects_bad_values(void **state)
+{
+        vp_vm_spec spec;
+        char **argv = NULL;
+        vp_error err = {};
+
+        spec = base_spec();
+        spec.cpus = 0;
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), -EINVAL);
+
+        spec = base_spec();
+        spec.memory_mib = 16;
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), -EINVAL);
+
+        spec = base_spec();
+        spec.kernel = NULL;
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), -EINVAL);
+
+        spec = base_spec();
+        spec.shares[spec.n_shares++] = (vp_vm_share) { .tag = "bad,tag", .host_path = "/x" };
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "bad,tag"));
+
+        spec = base_spec();
+        spec.ports[0].fd = -1;
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), -EINVAL);
+        assert_null(argv);
+}
+
+static void render_limits_microvm_devices(void **state)
+{
+        vp_vm_spec spec = base_spec();
+        char **argv = NULL;
+        vp_error err = {};
+
+        /* Disk, serial and rng take 3 of the 24 virtio-mmio slots: 21 shares fit, 22 do not. */
+        for (int i = 0; i < 21; i++)
+                spec.shares[spec.n_shares++] = (vp_vm_share) { .tag = "t", .host_path = "/x", .readonly = true };
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), 0);
+        argv = strv_free(argv);
+
+        spec.shares[spec.n_shares++] = (vp_vm_share) { .tag = "t", .host_path = "/x", .readonly = true };
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "q35"));
+
+        spec.machine = VP_MACHINE_Q35;
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), 0);
+        strv_free(argv);
+}
+
+static void names_round_trip(void **state)
+{
+        vp_machine machine;
+        vp_accel accel;
+        vp_vm_network network;
+
+        assert_int_equal(vp_machine_from_string("q35", &machine), 0);
+        assert_int_equal(machine, VP_MACHINE_Q35);
+        assert_int_equal(vp_machine_from_string("pc", &machine), -EINVAL);
+        assert_int_equal(vp_accel_from_string("auto", &accel), 0);
+        assert_int_equal(accel, VP_ACCEL_AUTO);
+        assert_int_equal(vp_accel_from_string("KVM", &accel), -EINVAL);
+        assert_int_equal(vp_vm_network_from_string("uplink", &network), 0);
+        assert_string_equal(vp_vm_network_to_string(network), "uplink");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(render_headless_none),
+                cmocka_unit_test(render_uplink),
+                cmocka_unit_test(render_shares_ro_rw),
+                cmocka_unit_test(render_q35_kvm),
+                cmocka_unit_test(render_escapes_commas),
+                cmocka_unit_test(escape_doubles_commas),
+                cmocka_unit_test(render_rejects_auto_accel),
+                cmocka_unit_test(render_rejects_bad_values),
+                cmocka_unit_test(render_limits_microvm_devices),
+                cmocka_unit_test(names_round_trip),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
