@@ -3,6 +3,10 @@
  * App recipes: one keyfile per app, apps/<name>/<name>.vmpack, in the syntax of systemd
  * units and .desktop files ([Section], Key=value, lists separated by ';' with "\;" for a
  * literal semicolon). Errors read "FILE:LINE: key 'X': what is wrong (valid: ...)".
+ *
+ * The image name (vp_manifest.name) is the recipe file name without ".vmpack" and must match
+ * [a-z0-9][a-z0-9._-]{0,63}; the Name= key is the human-readable name shown to users.
+ * Comments start with '#' or ';' at the start of a line only, so values may contain both.
  */
 #pragma once
 
@@ -46,13 +50,14 @@ typedef struct vp_manifest {
         char *directory; /* directory of the recipe file */
 
         /* [App] */
-        char *name; /* image name; defaults to the file name without .vmpack */
-        char *summary;
-        char *icon;       /* absolute path, resolved against the recipe's directory */
+        char *name;         /* image name: the recipe file name without .vmpack */
+        char *display_name; /* Name=; the image name when not set */
+        char *summary;      /* NULL when not set */
+        char *icon;       /* absolute path, resolved against the recipe's directory; NULL when not set */
         char *exec;       /* as written */
         char **exec_argv; /* split like a .desktop Exec line; may contain %f %F %u %U */
-        char *base;       /* "debian:bookworm" */
-        char **packages;
+        char *base;       /* "debian:<suite>", "debian:bookworm" when not set */
+        char **packages;  /* NULL when the recipe uses a Containerfile */
 
         /* [Build] */
         char *containerfile; /* absolute path; instead of packages */
