@@ -175,9 +175,10 @@ static int render_shares(const vp_vm_spec *spec, char ***argv)
                 /* security_model=none: the guest sees the host's owner and mode bits, and
                  * QEMU does not fail when it cannot chown a file the guest creates.
                  * readonly=on makes QEMU itself reject every write with EROFS, whatever the
-                 * guest's mount options are. */
+                 * guest's mount options are. multidevs=remap keeps inode numbers unique
+                 * when the export spans file systems, as a bind-mounted file does. */
                 r = push_pair(argv, "-fsdev",
-                              vp_strdup_printf("local,id=fs%zu,path=%s,security_model=none%s", i, path,
+                              vp_strdup_printf("local,id=fs%zu,path=%s,security_model=none,multidevs=remap%s", i, path,
                                                s->readonly ? ",readonly=on" : ""));
                 r = r ?: push_pair(argv, "-device",
                                    vp_strdup_printf("virtio-9p-%s,fsdev=fs%zu,mount_tag=%s", suffix, i, s->tag));

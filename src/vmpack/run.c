@@ -1,8 +1,387 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "vmpack.h"
 
+#include "accel.h"
+#include "guest-protocol.h"
+#include "manifest.h"
+#include "qemu.h"
+#include "store.h"
+#include "vmrun.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+
+static void print_help(FILE *out)
+{
+        fputs("Usage: vmpack run [OPTIONS] IMAGE [ARGS | FILES ...]\n"
+              "\n"
+              "Run an app image in a disposable VM and return the app's exit status.\n"
+              "IMAGE is an image name or digest from the store, or a path to a squashfs file.\n"
+              "The app runs the image's Exec command with ARGS; each ARG that names an existing\n"
+              "host file is shared alone (its directory stays invisible) and replaced by the\n"
+              "file's path in the guest. Output streams to this terminal; stdin is forwarded.\n"
+              "\n"
+              "Options:\n"
+              "      --entrypoint PROGRAM  run PROGRAM with ARGS instead of the image's Exec command\n"
+              "      --rw                  share files read-write (default: read-only)\n"
+              "      --timeout SECONDS     stop the VM after SECONDS and exit 124 (default: no limit)\n"
+              "      --memory SIZE         guest memory, in MiB unless suffixed K, M or G\n"
+              "                            (default: the recipe's Memory, else 256 MiB)\n"
+              "      --cpus N              virtual CPUs (default: the recipe's CPUs, else 1)\n"
+              "      --network MODE        none (no network device, the default) or uplink\n"
+              "                            (QEMU user networking: outbound connections only)\n"
+              "      --machine TYPE        microvm (default, fastest boot) or q35\n"
+              "      --kernel PATH         guest kernel, a vmlinuz with modules in /lib/modules\n"
+              "                            (default: the host's newest kernel, or VMPACK_KERNEL)\n"
+              "      --accel MODE          kvm, tcg or auto (default: VMPACK_ACCEL, else auto: KVM\n"
+              "                            when it boots the guest, else TCG)\n"
+              "  -v, --verbose             print the QEMU command line and copy the guest console\n"
+              "                            log to stderr\n"
+              "  -h, --help                show this help\n"
+              "\n"
+              "Exit status: the app's; 124 when --timeout expired; 125 when the VM or its setup\n"
+              "failed; 126 when the program cannot be executed; 127 when it is not in the image;\n"
+              "128+N when signal N stopped the run before the app exited.\n",
+              out);
+}
+
+typedef struct run_arguments {
+        const char *image;
+        const char *entrypoint;
+        char **args;
+        vp_run_options options;
+        bool memory_set, cpus_set;
+} run_arguments;
+
+enum {
+        OPT_ENTRYPOINT = 256,
+        OPT_RW,
+        OPT_TIMEOUT,
+        OPT_MEMORY,
+        OPT_CPUS,
+        OPT_NETWORK,
+        OPT_MACHINE,
+        OPT_KERNEL,
+        OPT_ACCEL,
+};
+
+static int parse_unsigned(const char *option, const char *value, unsigned min, unsigned max, unsigned *ret)
+{
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(value, &end, 10);
+
+        if (errno || end == value || *end || value[0] == '-' || v < min || v > max) {
+                vp_log_error("run: %s '%s' is invalid (valid: %u to %u)", option, value, min, max);
+                return -EINVAL;
+        }
+        *ret = (unsigned) v;
+        return 0;
+}
+
+static int parse_arguments(int argc, char **argv, run_arguments *a)
+{
+        static const struct option long_options[] = {
+                { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
+                { "rw", no_argument, NULL, OPT_RW },
+                { "timeout", required_argument, NULL, OPT_TIMEOUT },
+                { "memory", required_argument, NULL, OPT_MEMORY },
+                { "cpus", required_argument, NULL, OPT_CPUS },
+                { "network", required_argument, NULL, OPT_NETWORK },
+                { "machine", required_argument, NULL, OPT_MACHINE },
+                { "kernel", required_argument, NULL, OPT_KERNEL },
+                { "accel", required_argument, NULL, OPT_ACCEL },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
+        uint64_t bytes;
+
+        /* "+": options end at IMAGE, so the app's own options (e.g. "-layout") pass through. */
+        while ((c = getopt_long(argc, argv, "+vh", long_options, NULL)) != -1) {
+                switch (c) {
+                case OPT_ENTRYPOINT:
+                        a->entrypoint = optarg;
+                        break;
+                case OPT_RW:
+                        a->options.files_writable = true;
+                        break;
+                case OPT_TIMEOUT:
+                        if (parse_unsigned("--timeout", optarg, 1, 7 * 24 * 3600, &a->options.timeout_s) < 0)
+                                return 2;
+                        break;
+                case OPT_MEMORY:
+                        if (vp_parse_size(optarg, 1024 * 1024, &bytes) < 0 || bytes < 64ULL << 20 ||
+                            bytes > 64ULL << 30) {
+                                vp_log_error("run: --memory '%s' is invalid (valid: 64M to 64G; "
+                                             "a plain number is MiB)",
+                                             optarg);
+                                return 2;
+                        }
+                        a->options.memory_mib = bytes >> 20;
+                        a->memory_set = true;
+                        break;
+                case OPT_CPUS:
+                        if (parse_unsigned("--cpus", optarg, 1, 64, &a->options.cpus) < 0)
+                                return 2;
+                        a->cpus_set = true;
+                        break;
+                case OPT_NETWORK:
+                        if (vp_vm_network_from_string(optarg, &a->options.network) < 0) {
+                                vp_log_error("run: --network '%s' is invalid (valid: none, uplink)", optarg);
+                                return 2;
+                        }
+                        break;
+                case OPT_MACHINE:
+                        if (vp_machine_from_string(optarg, &a->options.machine) < 0) {
+                                vp_log_error("run: --machine '%s' is invalid (valid: microvm, q35)", optarg);
+                                return 2;
+                        }
+                        break;
+                case OPT_KERNEL:
+                        a->options.kernel = optarg;
+                        break;
+                case OPT_ACCEL:
+                        if (vp_accel_from_string(optarg, &a->options.accel) < 0) {
+                                vp_log_error("run: --accel '%s' is invalid (valid: kvm, tcg, auto)", optarg);
+                                return 2;
+                        }
+                        break;
+                case 'v':
+                        a->options.verbose = true;
+                        a->options.debug = true;
+                        break;
+                case 'h':
+                        print_help(stdout);
+                        return 0;
+                default:
+                        fputs("Run 'vmpack run --help' for the options.\n", stderr);
+                        return 2;
+                }
+        }
+
+        if (optind >= argc) {
+                vp_log_error("run: missing IMAGE (run 'vmpack run --help')");
+                return 2;
+        }
+        a->image = argv[optind];
+        a->args = argv + optind + 1;
+        return -1;
+}
+
+/* True when IMAGE names a squashfs file rather than a store entry. */
+static bool is_image_path(const char *image)
+{
+        struct stat st;
+
+        if (!strchr(image, '/') && !vp_str_endswith(image, ".sqfs") && !vp_str_endswith(image, ".squashfs"))
+                return false;
+        return stat(image, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Read exec argv and resources from the image's metadata (image.json). */
+static int apply_metadata(json_t *metadata, run_arguments *a, char ***ret_exec, vp_error *err)
+{
+        _cleanup_strv_free_ char **exec = strv_new();
+        json_t *array = json_object_get(metadata, "exec");
+        size_t i;
+        json_t *item;
+
+        if (!exec)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+        json_array_foreach(array, i, item) {
+                if (!json_is_string(item))
+                        return vp_error_set(err, -EINVAL, "image.json: \"exec\" must be an array of strings");
+                if (strv_extend(&exec, json_string_value(item)) < 0)
+                        return vp_error_set(err, -ENOMEM, "out of memory");
+        }
+
+        json_t *resources = json_object_get(metadata, "resources");
+        json_t *cpus = json_object_get(resources, "cpus");
+        json_t *memory = json_object_get(resources, "memory_bytes");
+        if (!a->cpus_set && json_is_integer(cpus) && json_integer_value(cpus) >= 1 && json_integer_value(cpus) <= 64)
+                a->options.cpus = (unsigned) json_integer_value(cpus);
+        if (!a->memory_set && json_is_integer(memory) && json_integer_value(memory) >= (64 << 20) &&
+            json_integer_value(memory) <= (64LL << 30))
+                a->options.memory_mib = (uint64_t) json_integer_value(memory) >> 20;
+
+        *ret_exec = TAKE_PTR(exec);
+        return 0;
+}
+
+/* Replace each ARG that names an existing regular file by its guest path, and collect the
+ * absolute host paths to share. */
+static int translate_files(char **args, char ***ret_args, char ***ret_files, vp_error *err)
+{
+        _cleanup_strv_free_ char **out = strv_new();
+        _cleanup_strv_free_ char **files = strv_new();
+        struct stat st;
+
+        if (!out || !files)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+
+        /* NOTE: only regular files are shared; a directory argument reaches the app unchanged
+         * and names nothing in the guest. */
+        STRV_FOREACH(arg, args) {
+                if (stat(*arg, &st) < 0 || !S_ISREG(st.st_mode)) {
+                        if (strv_extend(&out, *arg) < 0)
+                                return vp_error_set(err, -ENOMEM, "out of memory");
+                        continue;
+                }
+
+                /* Absolute but not resolved: the bind mount follows a symlink, and the guest
+                 * path keeps the name the user typed, which the app shows in its messages. */
+                char *absolute = NULL;
+                if ((*arg)[0] == '/') {
+                        absolute = strdup(*arg);
+                } else {
+                        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+                        if (!cwd)
+                                return vp_error_set_errno(err, -errno, "getcwd");
+                        absolute = vp_strdup_printf("%s/%s", cwd, *arg);
+                }
+                size_t index = strv_length(files);
+                if (!absolute || strv_push(&files, absolute) < 0)
+                        return vp_error_set(err, -ENOMEM, "out of memory");
+
+                char *guest = vp_run_guest_file_path(index, absolute);
+                if (!guest || strv_push(&out, guest) < 0)
+                        return vp_error_set(err, -ENOMEM, "out of memory");
+        }
+
+        *ret_args = TAKE_PTR(out);
+        *ret_files = TAKE_PTR(files);
+        return 0;
+}
+
+static void print_notice(void *userdata, const char *message)
+{
+        fprintf(stderr, "vmpack: %s\n", message);
+}
+
+/* Block the signals that stop a run and return a signalfd for them, so the run loop sees
+ * them as events: the first asks the guest to stop the app, the second quits QEMU. */
+static int make_signal_fd(void)
+{
+        sigset_t set;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+                return -errno;
+        return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
 int verb_run(int argc, char **argv)
 {
-        fprintf(stderr, "vmpack run: not implemented yet\n");
-        return 1;
+        run_arguments a = {
+                .options = {
+                        .machine = VP_MACHINE_MICROVM,
+                        .accel = VP_ACCEL_AUTO,
+                        .network = VP_VM_NETWORK_NONE,
+                        .stdin_fd = STDIN_FILENO,
+                        .stdout_fd = STDOUT_FILENO,
+                        .stderr_fd = STDERR_FILENO,
+                        .console_fd = -1,
+                        .signal_fd = -1,
+                        .notice = print_notice,
+                },
+        };
+        _cleanup_image_ vp_image *image = NULL;
+        _cleanup_strv_free_ char **exec = NULL;
+        _cleanup_strv_free_ char **args = NULL;
+        _cleanup_strv_free_ char **files = NULL;
+        _cleanup_strv_free_ char **app_argv = NULL;
+        vp_run_result result = {};
+        vp_error err = {};
+        int r;
+
+        r = parse_arguments(argc, argv, &a);
+        if (r >= 0)
+                return r;
+
+        if (!is_image_path(a.image)) {
+                r = vp_store_find_image(a.image, &image, &err);
+                /* A bare file name that is no store entry still names a file here. */
+                if (r == -ENOENT && access(a.image, R_OK) == 0)
+                        r = 1;
+        } else
+                r = 1;
+
+        if (r == 1) {
+                a.options.rootfs_path = a.image;
+                a.options.image_name = a.image;
+                exec = strv_new();
+        } else {
+                if (r < 0) {
+                        fprintf(stderr, "vmpack run: %s\n", err.message);
+                        return VP_STATUS_VM_FAILURE;
+                }
+                a.options.rootfs_path = image->rootfs_path;
+                a.options.image_name = image->name ? image->name : a.image;
+                r = apply_metadata(image->metadata, &a, &exec, &err);
+                if (r < 0) {
+                        fprintf(stderr, "vmpack run: image %s: %s\n", a.image, err.message);
+                        return VP_STATUS_VM_FAILURE;
+                }
+        }
+
+        r = translate_files(a.args, &args, &files, &err);
+        if (r < 0) {
+                fprintf(stderr, "vmpack run: %s\n", err.message);
+                return VP_STATUS_VM_FAILURE;
+        }
+
+        if (a.entrypoint) {
+                app_argv = strv_new();
+                if (!app_argv || strv_extend(&app_argv, a.entrypoint) < 0)
+                        return VP_STATUS_VM_FAILURE;
+                STRV_FOREACH(s, args)
+                        if (strv_extend(&app_argv, *s) < 0)
+                                return VP_STATUS_VM_FAILURE;
+        } else if (!exec || !exec[0]) {
+                fprintf(stderr, "vmpack run: image %s has no Exec command: use --entrypoint PROGRAM\n", a.image);
+                return VP_STATUS_VM_FAILURE;
+        } else {
+                r = vp_exec_expand(exec, args, &app_argv, &err);
+                if (r < 0) {
+                        fprintf(stderr, "vmpack run: %s\n", err.message);
+                        return VP_STATUS_VM_FAILURE;
+                }
+        }
+        a.options.argv = app_argv;
+        a.options.files = files;
+        if (a.options.verbose)
+                a.options.console_fd = STDERR_FILENO;
+
+        /* A closed stdout must not kill vmpack before it powers the VM off. */
+        signal(SIGPIPE, SIG_IGN);
+        a.options.signal_fd = make_signal_fd();
+
+        r = vp_vm_run(&a.options, &result, &err);
+        if (r < 0) {
+                fprintf(stderr, "vmpack run: %s: %s\n", a.image, err.message);
+                if (result.console_tail && *result.console_tail)
+                        fprintf(stderr, "vmpack run: last lines of the guest console:\n%s%s", result.console_tail,
+                                vp_str_endswith(result.console_tail, "\n") ? "" : "\n");
+                vp_run_result_clear(&result);
+                return VP_STATUS_VM_FAILURE;
+        }
+
+        int status = result.status;
+        if (result.timed_out)
+                fprintf(stderr, "vmpack run: %s did not exit within %u s; VM stopped\n", a.image,
+                        a.options.timeout_s);
+        else if (result.guest_error)
+                fprintf(stderr, "vmpack run: %s: %s\n", a.image, result.guest_error);
+        vp_run_result_clear(&result);
+        return status;
 }

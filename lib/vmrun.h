@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A disposable VM for one app run: boot the image with vmpack-init, stream the app's
+ * stdin, stdout and stderr through virtio-serial ports, return its exit status, and leave
+ * nothing behind (QEMU reaped, runtime directory removed, its mount namespace gone).
+ */
+#pragma once
+
+#include "qemu.h"
+#include "util.h"
+
+/* The app runs as this uid and gid in the guest; QEMU runs with the host user mapped to
+ * the same number so that shared files appear owned by the app. */
+#define VP_RUN_GUEST_UID 1000
+#define VP_RUN_GUEST_USER "user"
+#define VP_RUN_GUEST_HOME "/home/user"
+/* A file shared alone appears at VP_RUN_FILES_DIR/<N>/<its basename>, N counted from 1. */
+#define VP_RUN_FILES_DIR "/run/vmpack/files"
+#define VP_RUN_DEFAULT_MEMORY_MIB 256
+#define VP_RUN_DEFAULT_CPUS 1
+/* Guest addresses on QEMU's user network (slirp's fixed defaults). */
+#define VP_RUN_UPLINK_CONFIG "10.0.2.15/24,10.0.2.2,10.0.2.3"
+
+typedef struct vp_run_options {
+        const char *image_name;  /* for the guest's hostname and messages */
+        const char *rootfs_path; /* squashfs image, attached read-only */
+        char *const *argv;       /* the app's argv with guest paths in place of shared files */
+        char *const *files;      /* host files shared alone, in VP_RUN_FILES_DIR order; may be NULL */
+        bool files_writable;     /* share them read-write instead of read-only */
+
+        vp_machine machine;
+        vp_accel accel;          /* VP_ACCEL_AUTO: see accel.h */
+        unsigned cpus;           /* 0: VP_RUN_DEFAULT_CPUS */
+        uint64_t memory_mib;     /* 0: VP_RUN_DEFAULT_MEMORY_MIB */
+        vp_vm_network network;
+        const char *kernel;      /* vmlinuz path, or NULL for the host's kernel */
+        unsigned timeout_s;      /* 0: no limit */
+
+        int stdin_fd;            /* forwarded to the app's stdin until end of file; -1: empty stdin */
+        int stdout_fd;
+        int stderr_fd;
+        int signal_fd;           /* signalfd(2) for SIGINT, SIGTERM and SIGHUP, or -1 */
+        int console_fd;          /* when >= 0, the guest console log is copied here as it grows */
+        bool debug;              /* ask vmpack-init to log each step to the console */
+
+        /* Called with one-line messages for the user (accelerator choice, the QEMU command
+         * line when verbose). May be NULL. */
+        void (*notice)(void *userdata, const char *message);
+        bool verbose;
+        void *userdata;
+} vp_run_options;
+
+typedef struct vp_run_result {
+        int status;         /* the app's exit status, or one of VP_STATUS_* */
+        bool timed_out;     /* timeout_s expired and the VM was stopped */
+        int signal;         /* the signal number that stopped the run, 0 if none */
+        char *guest_error;  /* message of the guest's {"event":"error"}, or NULL */
+        char *console_tail; /* last lines of the console log when the VM failed, or NULL */
+} vp_run_result;
+
+void vp_run_result_clear(vp_run_result *result);
+
+/* Return the guest path of the index-th (from 0) shared file; NULL when out of memory. */
+char *vp_run_guest_file_path(size_t index, const char *host_path);
+
+/*
+ * Boot the VM, run the app and wait for the VM to power off. Returns 0 when the run
+ * reached an end (result->status set: the app's status, VP_STATUS_TIMEOUT, 128 + signal,
+ * or a status from vmpack-init), or a negative errno when the VM could not be set up or
+ * QEMU ended without reporting the app's exit; result->console_tail may be set then too.
+ */
+int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *err);
