@@ -38,3 +38,40 @@ static inline void vp_image_freep(vp_image **image)
 int vp_store_find_image(const char *name_or_digest, vp_image **ret, vp_error *err);
 /* All named images, sorted by name. */
 int vp_store_list_images(vp_image ***ret, size_t *ret_count, vp_error *err);
+
+/* True when name is a valid image name: [a-z0-9][a-z0-9._-]{0,63}. */
+bool vp_image_name_valid(const char *name);
+
+/* The image built from a recipe with this digest (the build cache); -ENOENT when none. */
+int vp_store_find_recipe(const char *recipe_digest, vp_image **ret, vp_error *err);
+
+/* Create an empty directory under the store's tmp/ to build in. It lies on the store's file
+ * system, so vp_store_add_image() can rename(2) it into place. */
+int vp_store_make_staging(char **ret_directory, vp_error *err);
+
+/*
+ * Move staging_directory, which must contain rootfs.sqfs, into the store: compute the digest,
+ * add "digest" and "size" to metadata, write image.json, rename the directory to
+ * images/<digest>, and point names/<name> and, when recipe_digest is not NULL,
+ * recipes/<recipe_digest> at it. When images/<digest> already exists (the same bytes built
+ * before), the existing directory and its image.json are kept and staging is removed.
+ */
+int vp_store_add_image(const char *staging_directory, const char *name, const char *recipe_digest,
+                       json_t *metadata, vp_image **ret, vp_error *err);
+
+/* Point names/<name> at the stored image with this full digest. */
+int vp_store_set_name(const char *name, const char *digest, vp_error *err);
+
+/* Create a new build log logs/<name>-<UTC time>.log; return its path and an O_APPEND fd. */
+int vp_store_open_log(const char *name, char **ret_path, int *ret_fd, vp_error *err);
+
+/* Names of instances (VP_DIR_DATA/instances/<name>/instance.json) whose "image" is digest. */
+int vp_store_list_image_users(const char *digest, char ***ret_instances, vp_error *err);
+
+/*
+ * Remove the name. When no other name refers to its image, also remove the image directory
+ * and the recipe links (build cache entries) that point to it. Fails with -EBUSY while an
+ * instance uses the image, unless force is set. *ret_removed_image (may be NULL) tells
+ * whether the image directory was removed.
+ */
+int vp_store_remove_name(const char *name, bool force, bool *ret_removed_image, vp_error *err);

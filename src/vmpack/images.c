@@ -1,8 +1,106 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "vmpack.h"
 
+#include "store.h"
+
+#include <getopt.h>
+
+static void print_help(FILE *out)
+{
+        fputs("Usage: vmpack images [OPTIONS]\n\n"
+              "List the named app images in the store: name, digest (first 12 hex digits),\n"
+              "size of the squashfs and build time (UTC).\n\n"
+              "Options:\n"
+              "  --json      print a JSON array with the full digest, size in bytes and the\n"
+              "              image's metadata instead of a table\n"
+              "  -h, --help  show this help\n",
+              out);
+}
+
+static void format_size(uint64_t bytes, char *buf, size_t size)
+{
+        if (bytes >= 1024ULL * 1024 * 1024)
+                snprintf(buf, size, "%.1f GiB", (double) bytes / (1024.0 * 1024 * 1024));
+        else if (bytes >= 1024ULL * 1024)
+                snprintf(buf, size, "%.1f MiB", (double) bytes / (1024.0 * 1024));
+        else
+                snprintf(buf, size, "%.1f KiB", (double) bytes / 1024.0);
+}
+
+static int print_json(vp_image **images, size_t count)
+{
+        json_t *array = json_array();
+
+        if (!array)
+                return 1;
+        for (size_t i = 0; i < count; i++) {
+                json_t *entry = json_deep_copy(images[i]->metadata);
+                if (!entry)
+                        entry = json_object();
+                json_object_set_new(entry, "name", json_string(images[i]->name));
+                json_object_set_new(entry, "digest", json_string(images[i]->digest));
+                json_object_set_new(entry, "size", json_integer((json_int_t) images[i]->size));
+                json_object_set_new(entry, "rootfs", json_string(images[i]->rootfs_path));
+                json_array_append_new(array, entry);
+        }
+        char *text = json_dumps(array, JSON_INDENT(2));
+        json_decref(array);
+        if (!text)
+                return 1;
+        puts(text);
+        free(text);
+        return 0;
+}
+
 int verb_images(int argc, char **argv)
 {
-        fprintf(stderr, "vmpack images: not implemented yet\n");
-        return 1;
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        vp_image **images = NULL;
+        size_t count = 0;
+        bool json = false;
+        vp_error err = {};
+        int c, status = 0;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        print_help(stdout);
+                        return 0;
+                default:
+                        fputs("Run 'vmpack images --help' for the options.\n", stderr);
+                        return 2;
+                }
+        }
+        if (optind != argc) {
+                vp_log_error("images: unexpected argument '%s'", argv[optind]);
+                return 2;
+        }
+
+        if (vp_store_list_images(&images, &count, &err) < 0)
+                return vp_fail("images", &err);
+
+        if (json) {
+                status = print_json(images, count);
+        } else {
+                printf("%-24s %-12s %10s  %s\n", "NAME", "DIGEST", "SIZE", "BUILT");
+                for (size_t i = 0; i < count; i++) {
+                        char size[32];
+                        const char *built = json_string_value(json_object_get(images[i]->metadata, "build_time"));
+                        format_size(images[i]->size, size, sizeof(size));
+                        printf("%-24s %.12s %10s  %s\n", images[i]->name, images[i]->digest, size,
+                               built ? built : "-");
+                }
+        }
+
+        for (size_t i = 0; i < count; i++)
+                vp_image_free(images[i]);
+        free(images);
+        return status;
 }
