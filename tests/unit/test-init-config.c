@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/vmpack-init/init.h"
+#include "guest-protocol.h"
+
+static int parse(const char *text, init_config *c, char *error)
+{
+        return init_config_parse(text, strlen(text), c, error, 256);
+}
+
+static void config_minimal_gets_defaults(void **state)
+{
+        init_config c;
+        char error[256] = "";
+
+        assert_int_equal(parse("version=1\nroot=/dev/vda\narg=/usr/bin/app\n", &c, error), 0);
+        assert_string_equal(c.root, "/dev/vda");
+        assert_int_equal(c.argc, 1);
+        assert_string_equal(c.argv[0], "/usr/bin/app");
+        assert_null(c.argv[1]);
+        assert_string_equal(c.hostname, "vmpack");
+        assert_string_equal(c.user, "user");
+        assert_int_equal(c.uid, 1000);
+        assert_string_equal(c.home, "/home/user");
+        assert_string_equal(c.cwd, "/home/user");
+        assert_null(c.data);
+        assert_int_equal(c.n_env, 0);
+        assert_int_equal(c.n_shares, 0);
+        assert_false(c.net);
+        assert_false(c.debug);
+        init_config_free(&c);
+}
+
+static void config_full_with_escapes(void **state)
+{
+        init_config c;
+        char error[256] = "";
+        const char *text = "version=1\n"
+                           "hostname=work-fox\n"
+                           "root=/dev/vda\n"
+                           "data=/dev/vdb\n"
+                           "uid=1001\n"
+                           "user=alice\n"
+                           "home=/home/alice\n"
+                           "cwd=/home/alice/src\n"
+                           "arg=sh\n"
+                           "arg=-c\n"
+                           "arg=printf 'a\\\\b\\n'\n"
+                           "env=TERM=xterm-256color\n"
+                           "env=GREETING=one=two\n"
+                           "share=docs:ro:/home/alice/Documents\n"
+                           "share=dl:rw:/home/alice/Down:loads\n"
+                           "net=10.0.2.15/24,10.0.2.2,10.0.2.3\n"
+                           "debug=1\n";
+
+        assert_int_equal(parse(text, &c, error), 0);
+        assert_string_equal(c.hostname, "work-fox");
+        assert_string_equal(c.data, "/dev/vdb");
+        assert_int_equal(c.uid, 1001);
+        assert_string_equal(c.user, "alice");
+        assert_string_equal(c.cwd, "/home/alice/src");
+        assert_int_equal(c.argc, 3);
+        assert_string_equal(c.argv[2], "printf 'a\\b\n'");
+        assert_int_equal(c.n_env, 2);
+        assert_string_equal(c.env[1], "GREETING=one=two");
+        assert_int_equal(c.n_shares, 2);
+        assert_string_equal(c.shares[0].tag, "docs");
+        assert_false(c.shares[0].writable);
+        assert_string_equal(c.shares[0].path, "/home/alice/Documents");
+        assert_true(c.shares[1].writable);
+        assert_string_equal(c.shares[1].path, "/home/alice/Down:loads");
+        assert_true(c.net);
+        assert_string_equal(c.net_address, "10.0.2.15");
+        assert_int_equal(c.net_prefix, 24);
+        assert_string_equal(c.net_gateway, "10.0.2.2");
+        assert_string_equal(c.net_dns, "10.0.2.3");
+        assert_true(c.debug);
+        init_config_free(&c);
+}
+
+static void config_net_without_gateway(void **state)
+{
+        init_config c;
+        char error[256] = "";
+
+        assert_int_equal(parse("version=1\nroot=/dev/vda\narg=a\nnet=192.168.7.2/30,,\n", &c, error), 0);
+        assert_string_equal(c.net_address, "192.168.7.2");
+        assert_int_equal(c.net_prefix, 30);
+        assert_string_equal(c.net_gateway, "");
+        assert_string_equal(c.net_dns, "");
+        init_config_free(&c);
+}
+
+static void config_rejects_invalid(void **state)
+{
+        static const struct {
+                const char *text;
+                const char *message;
+        } cases[] = {
+                { "version=1\nroot=/dev/vda\narg=a\ncolor=blue\n", "line 4: unknown key 'color'" },
+                { "root=/dev/vda\narg=a\n", "version is 0" },
+                { "version=2\nroot=/dev/vda\narg=a\n", "version is 2" },
+                { "version=1\narg=a\n", "missing key 'root'" },
+                { "version=1\nroot=/dev/vda\n", "missing key 'arg'" },
+                { "version=1\nroot=/dev/vda\narg=\n", "program) is empty" },
+                { "version=1\nroot=/dev/vda\narg=a\\t\n", "line 3: key 'arg': invalid backslash escape" },
+                { "version=1\nroot=/dev/vda\narg=a\\\n", "invalid backslash escape" },
+                { "version=1\nroot=/dev/vda\narg=a\nuid=0\n", "invalid value for key 'uid'" },
+                { "version=1\nroot=/dev/vda\narg=a\nuid=12x\n", "invalid value for key 'uid'" },
+                { "version=1\nroot=/dev/vda\narg=a\nuser=Root Admin\n", "invalid value for key 'user'" },
+                { "version=1\nroot=dev/vda\narg=a\n", "invalid value for key 'root'" },
+                { "version=1\nroot=/dev/vda\narg=a\nshare=t:rx:/mnt\n", "invalid value for key 'share'" },
+                { "version=1\nroot=/dev/vda\narg=a\nshare=t:ro:/mnt/../etc\n", "invalid value for key 'share'" },
+                { "version=1\nroot=/dev/vda\narg=a\nshare=:ro:/mnt\n", "invalid value for key 'share'" },
+                { "version=1\nroot=/dev/vda\narg=a\nnet=10.0.2.15,10.0.2.2,10.0.2.3\n", "key 'net'" },
+                { "version=1\nroot=/dev/vda\narg=a\nnet=10.0.2.15/33,,\n", "key 'net'" },
+                { "version=1\nroot=/dev/vda\narg=a\nnet=10.0.2.300/24,,\n", "key 'net'" },
+                { "version=1\nroot=/dev/vda\narg=a\nenv=NOVALUE\n", "invalid value for key 'env'" },
+                { "version=1\nroot=/dev/vda\narg=a\nhostname=-bad\n", "invalid value for key 'hostname'" },
+                { "version=1\nroot=/dev/vda\narg=a\ndebug=yes\n", "invalid value for key 'debug'" },
+                { "version=1\nroot=/dev/vda\nno equals sign\n", "line 3: expected key=value" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                init_config c;
+                char error[256] = "";
+
+                assert_int_equal(parse(cases[i].text, &c, error), -1);
+                if (!strstr(error, cases[i].message))
+                        fail_msg("case %zu: expected \"%s\" in \"%s\"", i, cases[i].message, error);
+                assert_null(c.root);
+                assert_null(c.argv);
+        }
+}
+
+static void config_rejects_nul_and_oversize(void **state)
+{
+        init_config c;
+        char error[256] = "";
+        size_t big = VP_GUEST_CONFIG_MAX + 1;
+        char *text = malloc(big);
+
+        assert_int_equal(init_config_parse("version=1\0x", 11, &c, error, sizeof(error)), -1);
+        assert_non_null(strstr(error, "NUL byte"));
+
+        memset(text, '\n', big);
+        assert_int_equal(init_config_parse(text, big, &c, error, sizeof(error)), -1);
+        assert_non_null(strstr(error, "larger than"));
+        free(text);
+}
+
+static void config_limits_list_lengths(void **state)
+{
+        init_config c;
+        char error[256] = "";
+        size_t size = 64 + (INIT_SHARES_MAX + 1) * 32;
+        char *text = malloc(size);
+        size_t n = (size_t) snprintf(text, size, "version=1\nroot=/dev/vda\narg=a\n");
+
+        for (int i = 0; i <= INIT_SHARES_MAX; i++)
+                n += (size_t) snprintf(text + n, size - n, "share=t%d:ro:/mnt/%d\n", i, i);
+        assert_int_equal(init_config_parse(text, n, &c, error, sizeof(error)), -1);
+        assert_non_null(strstr(error, "key 'share'"));
+        free(text);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(config_minimal_gets_defaults),
+                cmocka_unit_test(config_full_with_escapes),
+                cmocka_unit_test(config_net_without_gateway),
+                cmocka_unit_test(config_rejects_invalid),
+                cmocka_unit_test(config_rejects_nul_and_oversize),
+                cmocka_unit_test(config_limits_list_lengths),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
