@@ -92,7 +92,7 @@ static int check_name(const char *name, vp_error *err)
         return 0;
 }
 
-/* Write one header and the padded name; the caller writes size bytes of data after it. */
+/* Write one header and the padded name. The caller writes size bytes of data after it. */
 static int write_header(vp_cpio *c, const char *name, mode_t mode, uint64_t size, unsigned rdev_major,
                         unsigned rdev_minor, vp_error *err)
 {

@@ -12,13 +12,13 @@
 
 /* Largest entry the format can describe: the size field is 8 hex digits. */
 #define VP_CPIO_FILE_MAX 0xffffffffu
-/* Longest entry name, NUL excluded. */
+/* Maximum length of an entry name, NUL excluded. */
 #define VP_CPIO_NAME_MAX 4095
 
 typedef struct vp_cpio vp_cpio;
 
 /* Start an archive written to fd (not closed by the writer). max_size bounds the whole
- * archive in bytes; an entry that would pass it fails with -EFBIG. */
+ * archive in bytes, and an entry that would pass it fails with -EFBIG. */
 int vp_cpio_new(int fd, uint64_t max_size, vp_cpio **ret);
 vp_cpio *vp_cpio_free(vp_cpio *c);
 static inline void vp_cpio_freep(vp_cpio **c)
@@ -27,12 +27,12 @@ static inline void vp_cpio_freep(vp_cpio **c)
 }
 #define _cleanup_cpio_ _cleanup_(vp_cpio_freep)
 
-/* Names are paths inside the archive without a leading slash ("etc/vmpack-init/modules");
- * a leading slash is dropped. Names with empty, "." or ".." components are rejected.
- * mode holds the permission bits only; the writer adds the file type. */
+/* Names are paths inside the archive such as "etc/vmpack-init/modules". A leading slash is
+ * dropped, and names with empty, "." or ".." components are rejected. mode contains the
+ * permission bits only, because the writer adds the file type. */
 int vp_cpio_add_directory(vp_cpio *c, const char *name, mode_t mode, vp_error *err);
 int vp_cpio_add_data(vp_cpio *c, const char *name, mode_t mode, const void *data, size_t size, vp_error *err);
-/* Copy the regular file at source_path; it must not change size while it is read. */
+/* Copy the regular file at source_path, which must not shrink while it is read. */
 int vp_cpio_add_file(vp_cpio *c, const char *name, mode_t mode, const char *source_path, vp_error *err);
 int vp_cpio_add_symlink(vp_cpio *c, const char *name, const char *target, vp_error *err);
 /* A character device node such as "dev/console" (5, 1). */

@@ -10,7 +10,7 @@
 
 #define MODULES_DEP_MAX (32u * 1024 * 1024)
 #define INITRAMFS_MAX (512ull * 1024 * 1024)
-/* Deeper than any real dependency chain; stops a cycle in a corrupt modules.dep. */
+/* Deeper than any real dependency chain, so it only stops a cycle in a corrupt modules.dep. */
 #define MODULE_DEPTH_MAX 64
 
 /* The modules vmpack-init loads, by name. A required module that is neither built in nor
@@ -150,8 +150,8 @@ static int load_modules_dep(module_table *t, const char *modules_dir, vp_error *
         return 0;
 }
 
-/* modules.builtin lists "kernel/net/packet/af_packet.ko" for each built-in module; a
- * missing file means nothing is known to be built in. */
+/* modules.builtin lists "kernel/net/packet/af_packet.ko" for each built-in module. A
+ * missing file means that no module is known to be built in. */
 static int load_modules_builtin(module_table *t, const char *modules_dir, vp_error *err)
 {
         _cleanup_free_ char *path = vp_strdup_printf("%s/modules.builtin", modules_dir);

@@ -51,30 +51,6 @@ void init_debug_log(const char *fmt, ...)
         va_end(ap);
 }
 
-void init_json_quote(const char *s, char *out, size_t out_size)
-{
-        size_t n = 0;
-
-        if (out_size < 3) {
-                if (out_size)
-                        out[0] = '\0';
-                return;
-        }
-        out[n++] = '"';
-        for (const unsigned char *p = (const unsigned char *) s; *p && n + 8 < out_size; p++) {
-                if (*p == '"' || *p == '\\') {
-                        out[n++] = '\\';
-                        out[n++] = (char) *p;
-                } else if (*p < 0x20 || *p == 0x7f) {
-                        n += (size_t) snprintf(out + n, out_size - n, "\\u%04x", *p);
-                } else {
-                        out[n++] = (char) *p;
-                }
-        }
-        out[n++] = '"';
-        out[n] = '\0';
-}
-
 static int write_all(int fd, const char *p, size_t size)
 {
         while (size > 0) {

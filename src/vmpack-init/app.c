@@ -132,7 +132,7 @@ static void drop_privileges(const init_config *c, int report_fd)
                 child_fail(report_fd, 1, errno, "setting the user");
 
         /* setresuid from root to a non-zero uid already clears the permitted and effective
-         * sets; clear all three explicitly so a kernel with SECBIT_KEEP_CAPS set keeps none. */
+         * sets. Clearing all three sets again also covers a process with SECBIT_KEEP_CAPS. */
         struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct data[2] = { 0 };
         if (syscall(SYS_capset, &header, data) < 0)
@@ -220,7 +220,7 @@ _Noreturn static void start_child(const init_config *c, int report_fd, int stdou
         if (dup2(stdin_fd, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0)
                 child_fail(report_fd, 1, errno, "connecting stdin, stdout and stderr");
 
-        /* PID 1 blocks these to read them through a signalfd; the app starts with defaults. */
+        /* PID 1 blocks these to read them through a signalfd, but the app starts with defaults. */
         sigset_t all;
         sigfillset(&all);
         sigprocmask(SIG_UNBLOCK, &all, NULL);
@@ -236,6 +236,15 @@ _Noreturn static void start_child(const init_config *c, int report_fd, int stdou
                 child_fail(report_fd, 1, ENOMEM, "building the environment");
         int error = exec_in_path(c->argv, env);
         child_fail(report_fd, 0, error, c->argv[0]);
+}
+
+/* The PATH the app was looked up in: a declared PATH, else the default. */
+static const char *app_search_path(const init_config *c)
+{
+        for (size_t i = 0; i < c->n_env; i++)
+                if (strncmp(c->env[i], "PATH=", 5) == 0)
+                        return c->env[i] + 5;
+        return APP_PATH;
 }
 
 /* Wait for the exec: the report pipe closes on success and carries a child_failure on
@@ -257,7 +266,7 @@ static void check_exec(const init_config *c, int report_fd)
                           (unsigned) c->uid, f.what, strerror(f.error));
         if (f.error == ENOENT || f.error == ENOTDIR)
                 init_fail(VP_STATUS_NOT_FOUND, VP_REASON_NOT_FOUND, "app %s: not found in the image (PATH %s)",
-                          c->argv[0], APP_PATH);
+                          c->argv[0], app_search_path(c));
         init_fail(VP_STATUS_NOT_EXECUTABLE, VP_REASON_NOT_EXECUTABLE, "app %s: cannot be executed: %s", c->argv[0],
                   strerror(f.error));
 }
@@ -284,6 +293,8 @@ static int copy_output(int *pipe_fd, int port_fd, uint64_t *count)
                 return -1;
         }
 
+        /* NOTE: the port is written in blocking mode, so a host that stops reading one
+         * port also stalls the other port and the agent requests. */
         int target = port_fd >= 0 ? port_fd : STDERR_FILENO;
         for (ssize_t done = 0; done < n;) {
                 ssize_t w = write(target, buf + done, (size_t) (n - done));
@@ -310,7 +321,7 @@ static void terminate_app(pid_t pid, long *kill_deadline, const char *why)
         *kill_deadline = now_ms() + VP_TERMINATE_GRACE_S * 1000L;
 }
 
-/* Reap every child; return the app's status once it has exited, -1 before. */
+/* Reap every exited child. Returns the app's status once it has exited, -1 before. */
 static int reap(pid_t app, int *app_status)
 {
         int status;

@@ -108,7 +108,7 @@ static int ipv4_valid(const char *s)
         return strlen(s) < 16 && inet_pton(AF_INET, s, &a) == 1;
 }
 
-/* "ADDRESS/PREFIX,GATEWAY,DNS"; GATEWAY and DNS may be empty. */
+/* "ADDRESS/PREFIX,GATEWAY,DNS", where GATEWAY and DNS may be empty. */
 static int parse_net(char *v, init_config *c)
 {
         char *gateway = strchr(v, ',');
@@ -134,7 +134,7 @@ static int parse_net(char *v, init_config *c)
         return 0;
 }
 
-/* "TAG:MODE:GUEST_PATH"; the tag has no colon, the path may. */
+/* "TAG:MODE:GUEST_PATH". The tag has no colon, but the path may have one. */
 static int parse_share(char *v, init_config *c)
 {
         char *mode = strchr(v, ':');

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * PID 1 of the guest: modules, host ports, configuration, root and shares, then the app.
- * Every failure ends in init_fail(), which reports it and powers off, so the VM never
- * hangs and never drops to a shell.
+ * Every failure ends in init_fail(), which reports it and powers off instead of starting a
+ * shell or waiting for someone.
  */
 #include "init.h"
 

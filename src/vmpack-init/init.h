@@ -55,12 +55,12 @@ typedef struct init_config {
 int init_config_parse(const char *text, size_t size, init_config *c, char *error, size_t error_size);
 void init_config_free(init_config *c);
 
-/* log.c: the VM log is /dev/console. */
+/* agent.c: the VM log, which is /dev/console. */
 extern bool init_debug;
 void init_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void init_debug_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* agent.c: the host channel. */
+/* agent.c: the virtio-serial ports to the host. */
 typedef struct init_ports {
         int agent;
         int stdin_port;
@@ -74,7 +74,7 @@ extern init_ports init_port_fds;
 int init_ports_open(int timeout_ms);
 void init_agent_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void init_agent_send_error(int status, const char *reason, const char *message);
-/* Append the JSON string form of s (quotes included) to out. */
+/* Write s as a JSON string, quotes included, into out, cut to fit out_size. */
 void init_json_quote(const char *s, char *out, size_t out_size);
 
 typedef enum init_request {

@@ -25,7 +25,7 @@ static bool ends_with(const char *s, const char *suffix)
 static void load_module(const char *path)
 {
         /* The kernel decompresses .ko.xz, .ko.zst and .ko.gz itself when it was built with
-         * the matching CONFIG_MODULE_DECOMPRESS option; Debian 12 ships plain .ko files. */
+         * the matching CONFIG_MODULE_DECOMPRESS option. Debian 12 ships plain .ko files. */
         int flags = ends_with(path, ".ko") ? 0 : MODULE_INIT_COMPRESSED_FILE;
         int fd = open(path, O_RDONLY | O_CLOEXEC);
 

@@ -115,8 +115,8 @@ void init_mount_root(const init_config *c)
         init_debug_log("root %s mounted read-only under a tmpfs overlay", c->root);
 }
 
-/* Delete the initramfs's files so their memory is freed; mount points stay. Same idea as
- * util-linux's switch_root, limited to the rootfs device. */
+/* Delete the initramfs's files so their memory is freed, as util-linux's switch_root does.
+ * Only entries on the rootfs device are removed, so mount points stay. */
 static void delete_initramfs(int dir_fd, dev_t rootfs_dev)
 {
         DIR *d = fdopendir(dir_fd);

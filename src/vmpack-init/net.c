@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Loopback always; eth0 with a static IPv4 address when the host gives a net= key. */
+/* Loopback always, and eth0 with a static IPv4 address when the host gives a net= key. */
 #include "init.h"
 
 #include "guest-protocol.h"
@@ -42,7 +42,7 @@ static void write_resolv_conf(const char *dns)
 {
         char text[64];
 
-        /* Images often link /etc/resolv.conf to a resolver's runtime file; replace the link. */
+        /* Images often link /etc/resolv.conf to a resolver's runtime file, so replace the link. */
         unlink("/etc/resolv.conf");
         int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
         int n = snprintf(text, sizeof(text), "nameserver %s\n", dns);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 
 #include "../../src/vmpack-init/init.h"
 #include "guest-protocol.h"
@@ -172,6 +173,51 @@ static void config_limits_list_lengths(void **state)
         free(text);
 }
 
+/* Quote s and check that jansson parses the result back to expected. */
+static void assert_json_round_trip(const char *s, const char *expected)
+{
+        char quoted[256], document[300];
+        json_error_t error;
+
+        init_json_quote(s, quoted, sizeof(quoted));
+        snprintf(document, sizeof(document), "[%s]", quoted);
+        json_t *parsed = json_loads(document, 0, &error);
+        if (!parsed)
+                fail_msg("jansson rejected %s: %s", document, error.text);
+        assert_string_equal(json_string_value(json_array_get(parsed, 0)), expected);
+        json_decref(parsed);
+}
+
+static void json_quote_escapes_and_utf8(void **state)
+{
+        assert_json_round_trip("plain", "plain");
+        assert_json_round_trip("quote \" backslash \\ newline \n tab \t", "quote \" backslash \\ newline \n tab \t");
+        assert_json_round_trip("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+        /* Invalid, overlong and surrogate sequences become '?' per byte. */
+        assert_json_round_trip("bad \xff\xfe end", "bad ?? end");
+        assert_json_round_trip("cut \xc3", "cut ?");
+        assert_json_round_trip("overlong \xc0\xaf", "overlong ??");
+        assert_json_round_trip("surrogate \xed\xa0\x80", "surrogate ???");
+}
+
+static void json_quote_truncates_to_fit(void **state)
+{
+        char quoted[16];
+        char tiny[2] = "x";
+
+        init_json_quote("a long message that does not fit", quoted, sizeof(quoted));
+        assert_true(strlen(quoted) < sizeof(quoted));
+        assert_int_equal(quoted[0], '"');
+        assert_int_equal(quoted[strlen(quoted) - 1], '"');
+
+        /* A multi-byte character is never cut in half. */
+        init_json_quote("\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac", quoted, sizeof(quoted));
+        assert_int_equal((strlen(quoted) - 2) % 3, 0);
+
+        init_json_quote("x", tiny, sizeof(tiny));
+        assert_string_equal(tiny, "");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -181,6 +227,8 @@ int main(void)
                 cmocka_unit_test(config_rejects_invalid),
                 cmocka_unit_test(config_rejects_nul_and_oversize),
                 cmocka_unit_test(config_limits_list_lengths),
+                cmocka_unit_test(json_quote_escapes_and_utf8),
+                cmocka_unit_test(json_quote_truncates_to_fit),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
