@@ -274,7 +274,11 @@ static int make_signal_fd(void)
         sigemptyset(&set);
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGHUP);
+        /* Under nohup SIGHUP stays ignored. SIGINT is taken even when ignored, as shells
+         * do for background jobs, so "kill -INT" still stops the app cleanly. */
+        struct sigaction current;
+        if (sigaction(SIGHUP, NULL, &current) == 0 && current.sa_handler != SIG_IGN)
+                sigaddset(&set, SIGHUP);
         if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
                 return -errno;
         return signalfd(-1, &set, SFD_CLOEXEC);

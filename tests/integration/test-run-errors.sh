@@ -1,0 +1,70 @@
+#!/bin/bash
+# vmpack run failures end with a clear message and exit status, never a hang: timeout,
+# missing or corrupt kernel, corrupt image, invalid options.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/run-lib.sh"
+
+require_cmd qemu-system-x86_64 timeout
+ensure_shell_image
+
+# Run vmpack under a hard limit so a hang fails the test instead of blocking it.
+# Sets STATUS and leaves stderr in $TEST_TMP/err.
+run_bounded() {
+        set +e
+        timeout -s KILL 120 "$VMPACK" run "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err"
+        STATUS=$?
+        set -e
+        [ "$STATUS" -ne 137 ] || fail "vmpack run $* hung (killed after 120 s)"
+}
+
+expect_message() {
+        local name="$1" pattern="$2"
+        grep -q -- "$pattern" "$TEST_TMP/err" || fail "$name: stderr lacks '$pattern': $(cat "$TEST_TMP/err")"
+        pass "$name: message"
+}
+
+say "--timeout stops a hanging app with exit status 124"
+start=$(date +%s)
+run_bounded --timeout 8 --entrypoint /bin/sleep "$SHELL_IMAGE" 1000
+elapsed=$(($(date +%s) - start))
+expect_eq "timeout exit status" "$STATUS" 124
+expect_message "timeout" "did not exit within 8 s; VM stopped"
+[ "$elapsed" -lt 60 ] || fail "timeout took $elapsed s"
+pass "stopped after $elapsed s"
+
+say "a missing kernel"
+run_bounded --kernel /nonexistent/vmlinuz --entrypoint /bin/true "$SHELL_IMAGE"
+expect_eq "missing kernel exit status" "$STATUS" 125
+expect_message "missing kernel" "/nonexistent/vmlinuz"
+
+say "a garbage kernel"
+head -c 200000 /dev/urandom >"$TEST_TMP/garbage-vmlinuz"
+run_bounded --kernel "$TEST_TMP/garbage-vmlinuz" --entrypoint /bin/true "$SHELL_IMAGE"
+expect_eq "garbage kernel exit status" "$STATUS" 125
+expect_message "garbage kernel" "garbage-vmlinuz"
+
+say "a corrupt image"
+head -c 1000000 /dev/urandom >"$TEST_TMP/corrupt.sqfs"
+run_bounded --entrypoint /bin/true "$TEST_TMP/corrupt.sqfs"
+expect_eq "corrupt image exit status" "$STATUS" 125
+expect_message "corrupt image" "root image"
+
+say "an image that does not exist"
+run_bounded --entrypoint /bin/true no-such-image-name
+expect_eq "unknown image exit status" "$STATUS" 125
+expect_message "unknown image" "no-such-image-name"
+
+say "invalid options are usage errors"
+for args in "--memory 12 x" "--memory lots x" "--cpus 0 x" "--network wide x" "--accel fast x" \
+        "--timeout -1 x" "--machine pc x" ""; do
+        # shellcheck disable=SC2086 # split the option list on purpose
+        run_bounded $args
+        expect_eq "vmpack run $args" "$STATUS" 2
+done
+
+say "--help names every option"
+"$VMPACK" run --help >"$TEST_TMP/help"
+for option in --entrypoint --rw --timeout --memory --cpus --network --machine --kernel --accel --verbose; do
+        grep -q -- "$option" "$TEST_TMP/help" || fail "--help lacks $option"
+done
+pass "--help"
