@@ -1016,10 +1016,10 @@ int vp_manifest_load(const char *path, vp_manifest **ret, vp_error *err)
                 if (!filename)
                         return vp_error_set(err, -ENOMEM, "out of memory");
                 if (access(filename, F_OK) < 0)
-                        return vp_error_set_errno(err, -errno,
-                                                  "%s: no recipe in this directory (expected %s, named after the "
-                                                  "directory)",
-                                                  path, filename);
+                        return vp_error_set(err, -errno,
+                                            "%s: no recipe in this directory (expected %s, named after the "
+                                            "directory)",
+                                            path, filename);
         } else {
                 filename = strdup(path);
                 if (!filename)

@@ -94,13 +94,14 @@ int verb_check(int argc, char **argv)
         vp_error err = { 0 };
         int c;
 
+        opterr = 0;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         print_help(stdout);
                         return 0;
                 default:
-                        print_help(stderr);
+                        vp_log_error("check: unknown option '%s' (run 'vmpack check --help')", argv[optind - 1]);
                         return 2;
                 }
         }
