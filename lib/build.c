@@ -35,6 +35,7 @@ typedef struct build {
 
         char tail[OUTPUT_TAIL_LINES][256];
         unsigned tail_next;
+        char first_error[256]; /* first "E: " line (apt, mmdebstrap) of the current step */
 } build;
 
 static void build_done(build *b)
@@ -85,6 +86,7 @@ static void start_step(build *b, const char *title)
         b->step_title = title;
         b->tail_next = 0;
         memset(b->tail, 0, sizeof(b->tail));
+        b->first_error[0] = '\0';
         log_printf(b, "\n== step %u/%u: %s\n", b->step, b->steps, title);
         vp_progress_step(b->opts->progress, b->step, b->steps, "%s", title);
 }
@@ -93,12 +95,18 @@ static void start_step(build *b, const char *title)
  * full log: PATH", the form every build failure has. */
 static int fail_step(build *b, vp_error *err)
 {
-        char tail[1024] = "";
+        char tail[1280] = "";
         size_t used = 0;
 
+        /* apt reports the cause (such as an unknown package) first and mmdebstrap's summary
+         * after it, so the first error line is often the useful one. */
+        if (b->first_error[0]) {
+                int n = snprintf(tail, sizeof(tail), "\n    %s\n    ...", b->first_error);
+                used = n > 0 && (size_t) n < sizeof(tail) ? (size_t) n : 0;
+        }
         for (unsigned i = 0; i < OUTPUT_TAIL_LINES; i++) {
                 const char *line = b->tail[(b->tail_next + i) % OUTPUT_TAIL_LINES];
-                if (!*line)
+                if (!*line || strcmp(line, b->first_error) == 0)
                         continue;
                 int n = snprintf(tail + used, sizeof(tail) - used, "\n    %s", line);
                 if (n < 0 || (size_t) n >= sizeof(tail) - used)
@@ -118,6 +126,8 @@ static int fail_step(build *b, vp_error *err)
 
 static void remember_line(build *b, const char *line)
 {
+        if (!b->first_error[0] && vp_str_startswith(line, "E: "))
+                snprintf(b->first_error, sizeof(b->first_error), "%s", line);
         snprintf(b->tail[b->tail_next], sizeof(b->tail[0]), "%s", line);
         b->tail_next = (b->tail_next + 1) % OUTPUT_TAIL_LINES;
 }
@@ -166,12 +176,15 @@ static void on_tar2sqfs_line(const char *line, void *userdata)
 {
         build *b = userdata;
 
-        remember_line(b, line);
-        if (vp_str_startswith(line, "Packing ")) {
-                b->files_packed++;
-                if (b->files_packed % 256 == 0)
-                        vp_progress_update(b->opts->progress, "%u files", b->files_packed);
+        /* One "Packing PATH" line per file: count them, and keep only the other lines (errors,
+         * statistics) for the error message. */
+        if (!vp_str_startswith(line, "Packing ")) {
+                remember_line(b, line);
+                return;
         }
+        b->files_packed++;
+        if (b->files_packed % 256 == 0)
+                vp_progress_update(b->opts->progress, "%u files", b->files_packed);
 }
 
 static void on_plain_line(const char *line, void *userdata)
@@ -694,10 +707,59 @@ static const char *container_engine(void)
         return NULL;
 }
 
+/* Fail with instructions unless the engine has the image locally. */
+static int check_base_image(build *b, const char *engine, const char *image, const char *containerfile,
+                            vp_error *err)
+{
+        _cleanup_close_ int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        vp_spawn_options opts = VP_SPAWN_OPTIONS_INIT;
+        vp_spawn_result result;
+        int r;
+
+        /* "podman image exists" prints nothing; docker has only "image inspect". */
+        char *podman_argv[] = { "podman", "image", "exists", (char *) image, NULL };
+        char *docker_argv[] = { "docker", "image", "inspect", (char *) image, NULL };
+        opts.stdout_fd = null_fd;
+        opts.log_fd = b->log_fd;
+        r = vp_spawn_run(strcmp(engine, "podman") == 0 ? podman_argv : docker_argv, &opts, &result, err);
+        if (r < 0)
+                return r;
+        if (result.exited && result.exit_status == 0)
+                return 0;
+
+        if (vp_str_startswith(image, "localhost/vmpack-base:"))
+                return vp_error_set(err, -ENOENT,
+                                    "base image '%s' (FROM in %s) is not in %s's local images; make it with: "
+                                    "mmdebstrap --variant=apt %s - | %s import - %s",
+                                    image, containerfile, engine, strchr(image, ':') + 1, engine, image);
+        return vp_error_set(err, -ENOENT,
+                            "base image '%s' (FROM in %s) is not in %s's local images, and vmpack does not "
+                            "pull images; get it with '%s pull %s', or import a rootfs tar with '%s import "
+                            "ROOTFS.tar %s'",
+                            image, containerfile, engine, engine, image, engine, image);
+}
+
+/* Remove the image that the engine committed for a build with --output: the tar is all
+ * vmpack keeps, and the recipe cache replaces the engine's. */
+static void remove_engine_image(build *b, const char *engine, const char *iid_path)
+{
+        _cleanup_free_ char *id = NULL;
+
+        if (vp_read_file(iid_path, 4096, &id, NULL, NULL) < 0)
+                return;
+        id[strcspn(id, "\n")] = '\0';
+        if (!*id)
+                return;
+        char *argv[] = { (char *) engine, "image", "rm", id, NULL };
+        vp_spawn_options opts = VP_SPAWN_OPTIONS_INIT;
+        opts.log_fd = b->log_fd;
+        (void) vp_spawn_run(argv, &opts, NULL, NULL);
+}
+
 static int step_containerfile(build *b, const vp_manifest *m, vp_error *err)
 {
         _cleanup_strv_free_ char **bases = NULL;
-        _cleanup_free_ char *output = NULL;
+        _cleanup_free_ char *output = NULL, *iid_path = NULL;
         const char *engine = container_engine();
         int r;
 
@@ -716,43 +778,31 @@ static int step_containerfile(build *b, const vp_manifest *m, vp_error *err)
         if (r < 0)
                 return r;
         STRV_FOREACH(base, bases) {
-                char *exists[] = { (char *) engine, "image", "inspect", *base, NULL };
-                vp_spawn_options quiet = VP_SPAWN_OPTIONS_INIT;
-                vp_spawn_result result;
-
-                quiet.log_fd = b->log_fd;
-                r = vp_spawn_run(exists, &quiet, &result, err);
+                r = check_base_image(b, engine, *base, m->containerfile, err);
                 if (r < 0)
                         return r;
-                if (result.exited && result.exit_status == 0)
-                        continue;
-                if (vp_str_startswith(*base, "localhost/vmpack-base:"))
-                        return vp_error_set(err, -ENOENT,
-                                            "base image '%s' (FROM in %s) is not in %s's local images; make it "
-                                            "with: mmdebstrap --variant=apt %s - | %s import - %s",
-                                            *base, m->containerfile, engine, strchr(*base, ':') + 1, engine, *base);
-                return vp_error_set(err, -ENOENT,
-                                    "base image '%s' (FROM in %s) is not in %s's local images; get it with "
-                                    "'%s pull %s' or 'vmpack import'-style: '%s import ROOTFS.tar %s'",
-                                    *base, m->containerfile, engine, engine, *base, engine, *base);
         }
 
         output = vp_strdup_printf("type=tar,dest=%s/rootfs.tar", b->staging);
-        if (!output)
+        iid_path = vp_strdup_printf("%s/image-id", b->staging);
+        if (!output || !iid_path)
                 return vp_error_set(err, -ENOMEM, "out of memory");
 
         /* Never pull: every base was checked above, and a build must not reach registries
          * behind the user's back. chroot isolation and cgroupfs let podman build without
          * systemd or a container runtime's namespaces. */
         if (strcmp(engine, "podman") == 0) {
-                char *argv[] = { "podman",  "--cgroup-manager=cgroupfs", "build",           "--isolation=chroot",
-                                 "--pull=never", "--file", m->containerfile, "--output",
-                                 output,         m->directory, NULL };
-                return run_logged(b, argv, on_podman_line, NULL, err);
+                char *argv[] = { "podman",       "--cgroup-manager=cgroupfs", "build", "--isolation=chroot",
+                                 "--pull=never", "--iidfile", iid_path, "--file", m->containerfile,
+                                 "--output",     output, m->directory, NULL };
+                r = run_logged(b, argv, on_podman_line, NULL, err);
+        } else {
+                char *argv[] = { "docker",  "build",  "--pull=false", "--iidfile", iid_path, "--file",
+                                 m->containerfile, "--output", output, m->directory, NULL };
+                r = run_logged(b, argv, on_podman_line, NULL, err);
         }
-        char *argv[] = { "docker", "build", "--pull=false", "--file", m->containerfile, "--output", output,
-                         m->directory, NULL };
-        return run_logged(b, argv, on_podman_line, NULL, err);
+        remove_engine_image(b, engine, iid_path);
+        return r;
 }
 
 /* Pack a tar stream (input_fd, positioned at the start) into staging/rootfs.sqfs. */
@@ -794,6 +844,8 @@ static int step_squashfs(build *b, int input_fd, vp_child *feeder, vp_spawn_opti
         }
         if (r < 0)
                 return r;
+        if (b->files_packed == 0)
+                return vp_error_set(err, -EINVAL, "the input has no files: is it a tar archive?");
         vp_progress_update(b->opts->progress, "%u files", b->files_packed);
         return 0;
 }
@@ -978,8 +1030,17 @@ static int import_squashfs(build *b, const char *tar_path, vp_error *err)
 
         const char *decompressor = decompressor_for(magic, (size_t) got);
         log_printf(b, "input %s: %s\n", tar_path, decompressor ? decompressor : "uncompressed tar");
-        if (!decompressor)
+        if (!decompressor) {
+                /* POSIX, GNU and pax tar headers all carry "ustar" at offset 257. */
+                char ustar[5];
+                if (pread(fd, ustar, sizeof(ustar), 257) != (ssize_t) sizeof(ustar) ||
+                    memcmp(ustar, "ustar", sizeof(ustar)) != 0)
+                        return vp_error_set(err, -EINVAL,
+                                            "%s: not a tar archive (valid: tar, optionally compressed with gzip, "
+                                            "bzip2, xz or zstd)",
+                                            tar_path);
                 return step_squashfs(b, fd, NULL, NULL, err);
+        }
 
         /* decompressor < file | tar2sqfs: tar2sqfs gets a plain tar stream. */
         int pipe_fds[2];

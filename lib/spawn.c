@@ -60,7 +60,7 @@ int vp_spawn_start(char *const *argv, const vp_spawn_options *opts, vp_child *re
         static const vp_spawn_options defaults = VP_SPAWN_OPTIONS_INIT;
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_close_ int null_fd = -EBADF;
-        int output[2] = { -1, -1 };
+        int output[2] = { -1, -1 }, errors[2] = { -1, -1 };
         posix_spawn_file_actions_t actions;
         posix_spawnattr_t attr;
         pid_t pid;
@@ -81,8 +81,14 @@ int vp_spawn_start(char *const *argv, const vp_spawn_options *opts, vp_child *re
         null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null_fd < 0)
                 return vp_error_set_errno(err, -errno, "/dev/null");
-        if (pipe2(output, O_CLOEXEC) < 0)
+        if (pipe2(errors, O_CLOEXEC) < 0)
                 return vp_error_set_errno(err, -errno, "%s: cannot create output pipe", argv[0]);
+        if (opts->stdout_fd < 0 && pipe2(output, O_CLOEXEC) < 0) {
+                r = -errno;
+                close(errors[0]);
+                close(errors[1]);
+                return vp_error_set_errno(err, r, "%s: cannot create output pipe", argv[0]);
+        }
 
         posix_spawn_file_actions_init(&actions);
         posix_spawnattr_init(&attr);
@@ -91,7 +97,7 @@ int vp_spawn_start(char *const *argv, const vp_spawn_options *opts, vp_child *re
          * of ours is O_CLOEXEC and does not reach the child. */
         posix_spawn_file_actions_adddup2(&actions, opts->stdin_fd >= 0 ? opts->stdin_fd : null_fd, 0);
         posix_spawn_file_actions_adddup2(&actions, opts->stdout_fd >= 0 ? opts->stdout_fd : output[1], 1);
-        posix_spawn_file_actions_adddup2(&actions, output[1], 2);
+        posix_spawn_file_actions_adddup2(&actions, errors[1], 2);
         if (opts->directory)
                 posix_spawn_file_actions_addchdir_np(&actions, opts->directory);
 
@@ -108,9 +114,13 @@ int vp_spawn_start(char *const *argv, const vp_spawn_options *opts, vp_child *re
         r = posix_spawnp(&pid, argv[0], &actions, &attr, argv, env);
         posix_spawn_file_actions_destroy(&actions);
         posix_spawnattr_destroy(&attr);
-        close(output[1]);
+        close(errors[1]);
+        if (output[1] >= 0)
+                close(output[1]);
         if (r != 0) {
-                close(output[0]);
+                close(errors[0]);
+                if (output[0] >= 0)
+                        close(output[0]);
                 if (r == ENOENT)
                         return vp_error_set(err, -ENOENT, "%s: command not found (scripts/setup installs it)",
                                             argv[0]);
@@ -119,14 +129,9 @@ int vp_spawn_start(char *const *argv, const vp_spawn_options *opts, vp_child *re
 
         ret->pid = pid;
         ret->output_fd = output[0];
+        ret->error_fd = errors[0];
         ret->program = strdup(argv[0]);
         return 0;
-}
-
-static void emit_line(const vp_spawn_options *opts, char *line)
-{
-        if (opts->on_line)
-                opts->on_line(line, opts->userdata);
 }
 
 static void write_all(int fd, const char *data, size_t size)
@@ -142,53 +147,90 @@ static void write_all(int fd, const char *data, size_t size)
         }
 }
 
-/* Copy the child's output to the log and the line callback until EOF. On cancellation, send
- * the signal to the child's process group once and keep reading until it is gone. */
+/* One output pipe of a child and its partial last line. */
+typedef struct output_stream {
+        int fd;
+        char line[4096];
+        size_t used;
+} output_stream;
+
+static void flush_line(output_stream *stream, const vp_spawn_options *opts)
+{
+        stream->line[stream->used] = '\0';
+        if (stream->used > 0) {
+                if (opts->log_fd >= 0) {
+                        write_all(opts->log_fd, stream->line, stream->used);
+                        write_all(opts->log_fd, "\n", 1);
+                }
+                if (opts->on_line)
+                        opts->on_line(stream->line, opts->userdata);
+        }
+        stream->used = 0;
+}
+
+/* Read what is available on one stream. Returns false at EOF or on a read error. */
+static bool read_stream(output_stream *stream, const vp_spawn_options *opts)
+{
+        char buf[8192];
+        ssize_t got = read(stream->fd, buf, sizeof(buf));
+
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+                return true;
+        if (got <= 0)
+                return false;
+        for (ssize_t i = 0; i < got; i++) {
+                /* Progress bars end lines with '\r': treat it as a line end too. */
+                if (buf[i] == '\n' || buf[i] == '\r') {
+                        flush_line(stream, opts);
+                        continue;
+                }
+                if (stream->used == sizeof(stream->line) - 1)
+                        flush_line(stream, opts);
+                stream->line[stream->used++] = buf[i];
+        }
+        return true;
+}
+
+/* Copy the child's stdout and stderr, line by line, to the log and the line callback until
+ * both reach EOF. On cancellation, send the signal to the child's process group once and keep
+ * reading until it is gone. */
 static void pump_output(vp_child *child, const vp_spawn_options *opts)
 {
-        char line[4096];
-        size_t used = 0;
+        output_stream streams[2] = { { .fd = child->output_fd }, { .fd = child->error_fd } };
         bool signalled = false;
 
         for (;;) {
+                struct pollfd pfds[2];
+                nfds_t count = 0;
+
                 if (cancel_signal && !signalled) {
                         kill(-child->pid, cancel_signal);
                         signalled = true;
                 }
+                for (size_t i = 0; i < ELEMENTSOF(streams); i++)
+                        if (streams[i].fd >= 0)
+                                pfds[count++] = (struct pollfd){ .fd = streams[i].fd, .events = POLLIN };
+                if (count == 0)
+                        break;
 
-                struct pollfd pfd = { .fd = child->output_fd, .events = POLLIN };
-                int n = poll(&pfd, 1, 200);
+                int n = poll(pfds, count, 200);
                 if (n < 0 && errno != EINTR)
                         break;
                 if (n <= 0)
                         continue;
 
-                char buf[8192];
-                ssize_t got = read(child->output_fd, buf, sizeof(buf));
-                if (got < 0 && (errno == EINTR || errno == EAGAIN))
-                        continue;
-                if (got <= 0)
-                        break;
-                if (opts->log_fd >= 0)
-                        write_all(opts->log_fd, buf, (size_t) got);
-
-                for (ssize_t i = 0; i < got; i++) {
-                        /* Progress bars end lines with '\r': treat it as a line end too. */
-                        if (buf[i] == '\n' || buf[i] == '\r' || used == sizeof(line) - 1) {
-                                line[used] = '\0';
-                                if (used > 0)
-                                        emit_line(opts, line);
-                                used = 0;
-                                if (buf[i] == '\n' || buf[i] == '\r')
-                                        continue;
-                        }
-                        line[used++] = buf[i];
+                for (nfds_t p = 0; p < count; p++) {
+                        if (!(pfds[p].revents & (POLLIN | POLLHUP | POLLERR)))
+                                continue;
+                        for (size_t i = 0; i < ELEMENTSOF(streams); i++)
+                                if (streams[i].fd == pfds[p].fd && !read_stream(&streams[i], opts)) {
+                                        flush_line(&streams[i], opts);
+                                        streams[i].fd = -1;
+                                }
                 }
         }
-        if (used > 0) {
-                line[used] = '\0';
-                emit_line(opts, line);
-        }
+        for (size_t i = 0; i < ELEMENTSOF(streams); i++)
+                flush_line(&streams[i], opts);
 }
 
 int vp_spawn_wait(vp_child *child, const vp_spawn_options *opts, vp_spawn_result *ret, vp_error *err)
@@ -201,8 +243,10 @@ int vp_spawn_wait(vp_child *child, const vp_spawn_options *opts, vp_spawn_result
                 opts = &defaults;
 
         pump_output(child, opts);
-        close(child->output_fd);
-        child->output_fd = -1;
+        if (child->output_fd >= 0)
+                close(child->output_fd);
+        close(child->error_fd);
+        child->output_fd = child->error_fd = -1;
 
         for (;;) {
                 if (waitpid(child->pid, &status, 0) >= 0)

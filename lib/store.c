@@ -543,6 +543,18 @@ int vp_store_remove_name(const char *name, bool force, bool *ret_removed_image, 
         if (r < 0)
                 return r;
 
+        /* Other names keep the image, so instances do not matter then. */
+        r = links_to_digest(names, digest, true, err);
+        if (r < 0)
+                return r;
+        if (r > 1) {
+                if (unlink(link_path) < 0)
+                        return vp_error_set_errno(err, -errno, "%s: cannot remove", link_path);
+                if (ret_removed_image)
+                        *ret_removed_image = false;
+                return 0;
+        }
+
         r = vp_store_list_image_users(digest, &users, err);
         if (r < 0)
                 return r;
@@ -556,16 +568,6 @@ int vp_store_remove_name(const char *name, bool force, bool *ret_removed_image, 
 
         if (unlink(link_path) < 0)
                 return vp_error_set_errno(err, -errno, "%s: cannot remove", link_path);
-
-        r = links_to_digest(names, digest, true, err);
-        if (r < 0)
-                return r;
-        if (r > 0) {
-                if (ret_removed_image)
-                        *ret_removed_image = false;
-                return 0;
-        }
-
         r = links_to_digest(recipes, digest, false, err);
         if (r < 0)
                 return r;

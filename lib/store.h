@@ -70,8 +70,8 @@ int vp_store_list_image_users(const char *digest, char ***ret_instances, vp_erro
 
 /*
  * Remove the name. When no other name refers to its image, also remove the image directory
- * and the recipe links (build cache entries) that point to it. Fails with -EBUSY while an
- * instance uses the image, unless force is set. *ret_removed_image (may be NULL) tells
- * whether the image directory was removed.
+ * and the recipe links (build cache entries) that point to it. Removing the last name of an
+ * image that an instance uses fails with -EBUSY unless force is set. *ret_removed_image (may
+ * be NULL) is set to whether the image directory was removed.
  */
 int vp_store_remove_name(const char *name, bool force, bool *ret_removed_image, vp_error *err);

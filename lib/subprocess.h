@@ -13,7 +13,8 @@
 
 #include <sys/types.h>
 
-/* Called with each line of the child's output, without the newline. */
+/* Called with each line of the child's output, without the newline. Lines of stdout and
+ * stderr come through separate pipes, so they never mix within a line. */
 typedef void (*vp_spawn_line_fn)(const char *line, void *userdata);
 
 typedef struct vp_spawn_options {
@@ -37,7 +38,8 @@ typedef struct vp_spawn_result {
 
 typedef struct vp_child {
         pid_t pid;
-        int output_fd; /* read end of the output pipe; -1 when output goes straight to the log */
+        int output_fd; /* read end of the stdout pipe; -1 when stdout goes to opts->stdout_fd */
+        int error_fd;  /* read end of the stderr pipe */
         char *program; /* argv[0], for messages */
 } vp_child;
 
