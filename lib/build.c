@@ -1001,6 +1001,28 @@ static int save_stdin(const char *path, vp_error *err)
         }
 }
 
+/* Reject what is clearly not a whole tar archive. tar2sqfs itself fails on a cut inside file
+ * data, but takes a cut inside a header for the end of the archive. */
+static int check_plain_tar(int fd, const char *tar_path, vp_error *err)
+{
+        struct stat st;
+        char ustar[5];
+
+        /* POSIX, GNU and pax tar headers all carry "ustar" at offset 257. */
+        if (pread(fd, ustar, sizeof(ustar), 257) != (ssize_t) sizeof(ustar) ||
+            memcmp(ustar, "ustar", sizeof(ustar)) != 0)
+                return vp_error_set(err, -EINVAL,
+                                    "%s: not a tar archive (valid: tar, optionally compressed with gzip, bzip2, xz "
+                                    "or zstd)",
+                                    tar_path);
+        /* A tar archive is a sequence of 512-byte blocks. */
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size % 512 != 0)
+                return vp_error_set(err, -EINVAL,
+                                    "%s: truncated tar archive (%lld bytes, not a multiple of 512)", tar_path,
+                                    (long long) st.st_size);
+        return 0;
+}
+
 static int import_squashfs(build *b, const char *tar_path, vp_error *err)
 {
         _cleanup_free_ char *saved = NULL;
@@ -1031,18 +1053,15 @@ static int import_squashfs(build *b, const char *tar_path, vp_error *err)
         const char *decompressor = decompressor_for(magic, (size_t) got);
         log_printf(b, "input %s: %s\n", tar_path, decompressor ? decompressor : "uncompressed tar");
         if (!decompressor) {
-                /* POSIX, GNU and pax tar headers all carry "ustar" at offset 257. */
-                char ustar[5];
-                if (pread(fd, ustar, sizeof(ustar), 257) != (ssize_t) sizeof(ustar) ||
-                    memcmp(ustar, "ustar", sizeof(ustar)) != 0)
-                        return vp_error_set(err, -EINVAL,
-                                            "%s: not a tar archive (valid: tar, optionally compressed with gzip, "
-                                            "bzip2, xz or zstd)",
-                                            tar_path);
+                r = check_plain_tar(fd, tar_path, err);
+                if (r < 0)
+                        return r;
                 return step_squashfs(b, fd, NULL, NULL, err);
         }
 
-        /* decompressor < file | tar2sqfs: tar2sqfs gets a plain tar stream. */
+        /* decompressor < file | tar2sqfs: tar2sqfs gets a plain tar stream.
+         * NOTE: a compressed archive cut inside a tar header imports without an error, because
+         * tar2sqfs takes the partial header for the end of the archive. */
         int pipe_fds[2];
         if (pipe2(pipe_fds, O_CLOEXEC) < 0)
                 return vp_error_set_errno(err, -errno, "cannot create a pipe");

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Build a recipe from a Containerfile with podman. Its base image localhost/vmpack-base:bookworm
+# is made once with mmdebstrap and 'podman import' when podman lacks it, so no registry is
+# needed. A FROM image that podman does not have gives an error that says how to make it.
+. "$(dirname "$0")/lib.sh"
+require_cmd tar2sqfs rdsquashfs mmdebstrap
+command -v podman >/dev/null 2>&1 || skip "podman is not installed, so Containerfile recipes cannot be built"
+export VMPACK_DATA_DIR="$TEST_TMP/store"
+
+base=localhost/vmpack-base:bookworm
+if ! podman image exists "$base"; then
+        say "make $base with mmdebstrap and podman import"
+        mmdebstrap --variant=apt bookworm - 2>"$TEST_TMP/base.log" | podman import - "$base" >/dev/null ||
+                fail "cannot make $base: $(tail -5 "$TEST_TMP/base.log")"
+fi
+
+recipe="$TEST_TMP/cf"
+mkdir -p "$recipe"
+cat >"$recipe/cf.vmpack" <<'RECIPE'
+[App]
+Exec=/usr/local/bin/hello-containerfile
+
+[Build]
+Containerfile=Containerfile
+RECIPE
+cat >"$recipe/Containerfile" <<'CONTAINERFILE'
+FROM localhost/vmpack-base:bookworm
+COPY message.txt /usr/share/hello-containerfile/message.txt
+RUN printf '#!/bin/sh\ncat /usr/share/hello-containerfile/message.txt\n' >/usr/local/bin/hello-containerfile \
+    && chmod 755 /usr/local/bin/hello-containerfile
+CONTAINERFILE
+echo "built from a Containerfile" >"$recipe/message.txt"
+
+say "build the Containerfile recipe"
+"$VMPACK" build "$recipe" >"$TEST_TMP/build.txt" 2>&1 || fail "build failed: $(tail -20 "$TEST_TMP/build.txt")"
+rootfs=$(echo "$VMPACK_DATA_DIR"/images/*/rootfs.sqfs)
+[ -f "$rootfs" ] || fail "no image stored"
+[ "$(rdsquashfs --cat /usr/share/hello-containerfile/message.txt "$rootfs")" = "built from a Containerfile" ] ||
+        fail "COPY did not reach the image"
+rdsquashfs --list /usr/local/bin "$rootfs" | grep -q ' hello-containerfile$' || fail "RUN did not reach the image"
+python3 -c '
+import json, sys
+meta = json.load(open(sys.argv[1]))
+assert meta["builder"] == "podman", meta["builder"]
+assert meta["exec"] == ["/usr/local/bin/hello-containerfile"], meta["exec"]
+assert "FROM localhost/vmpack-base:bookworm" in meta["recipe"]["containerfile"]
+assert meta["packages"].get("apt"), "no package versions"
+' "$(dirname "$rootfs")/image.json" || fail "image.json of the Containerfile image is incomplete"
+pass "Containerfile recipe builds with COPY and RUN, metadata names podman"
+
+say "a missing FROM image gives instructions"
+sed -i 's|^FROM .*|FROM localhost/vmpack-base:vmpack-test-missing|' "$recipe/Containerfile"
+if "$VMPACK" build "$recipe" >"$TEST_TMP/missing.txt" 2>&1; then
+        fail "build with a missing base image succeeded"
+fi
+grep -q "base image 'localhost/vmpack-base:vmpack-test-missing'.*not in podman's local images" "$TEST_TMP/missing.txt" ||
+        fail "unclear error for a missing base: $(cat "$TEST_TMP/missing.txt")"
+grep -q "podman import - localhost/vmpack-base:vmpack-test-missing" "$TEST_TMP/missing.txt" ||
+        fail "the error does not say how to make the base: $(cat "$TEST_TMP/missing.txt")"
+[ -z "$(ls -A "$VMPACK_DATA_DIR/tmp")" ] || fail "the failed build left files in the store's tmp/"
+pass "missing base image is reported with the command that makes it"

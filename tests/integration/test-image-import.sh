@@ -1,0 +1,76 @@
+#!/bin/bash
+# vmpack import: a small rootfs tar, plain and compressed with gzip, bzip2, xz and zstd and
+# from standard input, gives one image digest; non-tar input is rejected with a clear error.
+. "$(dirname "$0")/lib.sh"
+require_cmd tar2sqfs rdsquashfs gzip bzip2 xz zstd
+export VMPACK_DATA_DIR="$TEST_TMP/store"
+
+root="$TEST_TMP/root"
+mkdir -p "$root/usr/bin" "$root/etc"
+printf '#!/bin/sh\necho imported\n' >"$root/usr/bin/imported-app"
+chmod 755 "$root/usr/bin/imported-app"
+echo "ID=vmpack-test" >"$root/etc/os-release"
+mkdir -p "$root/usr/share/vmpack-test"
+seq 1 20000 >"$root/usr/share/vmpack-test/numbers.txt"
+ln -s usr/bin "$root/bin"
+tar --create --sort=name --mtime=@1700000000 --owner=0 --group=0 --numeric-owner \
+        --directory "$root" --file "$TEST_TMP/rootfs.tar" .
+
+gzip -k "$TEST_TMP/rootfs.tar"
+bzip2 -k "$TEST_TMP/rootfs.tar"
+xz -k "$TEST_TMP/rootfs.tar"
+zstd -q "$TEST_TMP/rootfs.tar"
+
+expected=""
+for input in rootfs.tar rootfs.tar.gz rootfs.tar.bz2 rootfs.tar.xz rootfs.tar.zst; do
+        name="imp-${input//./-}"
+        "$VMPACK" import "$TEST_TMP/$input" "$name" >"$TEST_TMP/out.txt" 2>&1 ||
+                fail "import of $input failed: $(cat "$TEST_TMP/out.txt")"
+        digest=$(readlink "$VMPACK_DATA_DIR/names/$name")
+        digest=${digest##*/}
+        [ -n "$expected" ] || expected=$digest
+        [ "$digest" = "$expected" ] || fail "$input gave image $digest, the plain tar gave $expected"
+        pass "import $input gives image ${digest:0:12}"
+done
+
+"$VMPACK" import - imp-stdin <"$TEST_TMP/rootfs.tar.zst" >"$TEST_TMP/out.txt" 2>&1 ||
+        fail "import from standard input failed: $(cat "$TEST_TMP/out.txt")"
+[ "$(basename "$(readlink "$VMPACK_DATA_DIR/names/imp-stdin")")" = "$expected" ] ||
+        fail "import from standard input gave another image"
+pass "import from standard input gives the same image"
+
+rootfs="$VMPACK_DATA_DIR/images/$expected/rootfs.sqfs"
+[ "$(rdsquashfs --cat /usr/bin/imported-app "$rootfs")" = "$(cat "$root/usr/bin/imported-app")" ] ||
+        fail "/usr/bin/imported-app differs inside the image"
+rdsquashfs --list / "$rootfs" | grep -Eq '^l.* bin -> usr/bin$' || fail "the bin -> usr/bin symlink is missing"
+pass "files and symlinks arrive in the image"
+
+say "non-tar input is rejected"
+echo "this is not a tar archive" >"$TEST_TMP/junk.tar"
+if "$VMPACK" import "$TEST_TMP/junk.tar" junk >"$TEST_TMP/junk.txt" 2>&1; then
+        fail "import of a text file succeeded"
+fi
+grep -q "not a tar archive" "$TEST_TMP/junk.txt" || fail "unclear error for a text file: $(cat "$TEST_TMP/junk.txt")"
+# Cut inside the data of numbers.txt, which tar2sqfs detects in a compressed stream.
+head -c 50000 "$TEST_TMP/rootfs.tar" | gzip >"$TEST_TMP/truncated.tar.gz"
+if "$VMPACK" import "$TEST_TMP/truncated.tar.gz" truncated >"$TEST_TMP/truncated.txt" 2>&1; then
+        fail "import of a truncated compressed tar succeeded"
+fi
+grep -q "unexpected end-of-file" "$TEST_TMP/truncated.txt" || fail "unclear error for a truncated tar: $(cat "$TEST_TMP/truncated.txt")"
+grep -q "full build log: " "$TEST_TMP/truncated.txt" || fail "no log path for a failed import: $(cat "$TEST_TMP/truncated.txt")"
+head -c 50001 "$TEST_TMP/rootfs.tar" >"$TEST_TMP/truncated.tar"
+if "$VMPACK" import "$TEST_TMP/truncated.tar" truncated >"$TEST_TMP/truncated-plain.txt" 2>&1; then
+        fail "import of a truncated plain tar succeeded"
+fi
+grep -q "truncated tar archive" "$TEST_TMP/truncated-plain.txt" ||
+        fail "unclear error for a truncated plain tar: $(cat "$TEST_TMP/truncated-plain.txt")"
+[ ! -e "$VMPACK_DATA_DIR/names/junk" ] && [ ! -e "$VMPACK_DATA_DIR/names/truncated" ] ||
+        fail "a failed import left a name behind"
+[ -z "$(ls -A "$VMPACK_DATA_DIR/tmp")" ] || fail "a failed import left $(ls "$VMPACK_DATA_DIR/tmp") in the store's tmp/"
+pass "junk and truncated input are rejected and leave nothing behind"
+
+if "$VMPACK" import "$TEST_TMP/rootfs.tar" "Bad/Name" >"$TEST_TMP/bad.txt" 2>&1; then
+        fail "import accepted the name Bad/Name"
+fi
+grep -q "invalid image name 'Bad/Name'" "$TEST_TMP/bad.txt" || fail "unclear error for a bad name: $(cat "$TEST_TMP/bad.txt")"
+pass "invalid image names are rejected"
