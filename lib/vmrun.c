@@ -874,7 +874,7 @@ static void notify_command_line(const vp_run_options *o, char **argv)
 }
 
 static int attempt_run(run_context *ctx, vp_accel accel, vp_run_result *result, attempt_end *ret_end,
-                       vp_error *err)
+                       char **ret_kvm_failure, vp_error *err)
 {
         const vp_run_options *o = ctx->options;
         vm_attempt a = {
@@ -967,10 +967,19 @@ static int attempt_run(run_context *ctx, vp_accel accel, vp_run_result *result, 
                 console_copy(&a);
         }
 
-        if (a.boot_timed_out && accel == VP_ACCEL_KVM) {
-                *ret_end = ATTEMPT_KVM_HANG;
-                r = 0;
-                goto out;
+        if (accel == VP_ACCEL_KVM && !a.ready && !a.exited && !a.first_signal) {
+                /* KVM failed when the watchdog fired, or when QEMU died naming KVM (a nested
+                 * hypervisor can reject -cpu host, e.g. "failed to set MSR"). Any other early
+                 * death is reported as it is, so a bad kernel does not mark KVM as broken. */
+                _cleanup_free_ char *qemu_error = read_tail(ctx->qemu_log_path, 3);
+                if (a.boot_timed_out || (qemu_error && strcasestr(qemu_error, "kvm"))) {
+                        *ret_kvm_failure = a.boot_timed_out
+                                                   ? vp_strdup_printf("within %d s", VP_KVM_BOOT_WATCHDOG_S)
+                                                   : vp_strdup_printf("(QEMU: %s)", strtok(qemu_error, "\n"));
+                        *ret_end = ATTEMPT_KVM_HANG;
+                        r = 0;
+                        goto out;
+                }
         }
 
         *ret_end = ATTEMPT_DONE;
@@ -1129,6 +1138,7 @@ int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *er
 {
         run_context ctx = { .options = options };
         _cleanup_free_ char *notice = NULL;
+        _cleanup_free_ char *kvm_failure = NULL;
         vp_accel accel;
         attempt_end end = ATTEMPT_DONE;
         int r;
@@ -1161,22 +1171,17 @@ int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *er
         if (r < 0)
                 goto out;
 
-        r = attempt_run(&ctx, accel, result, &end, err);
+        r = attempt_run(&ctx, accel, result, &end, &kvm_failure, err);
         if (r == 0 && end == ATTEMPT_KVM_HANG) {
                 _cleanup_free_ char *cache = NULL;
                 vp_error cache_error = {};
 
-                if (vp_accel_remember_kvm_hang(ctx.kernel_version, ctx.qemu_version, &cache, &cache_error) == 0)
-                        notify(options,
-                               "KVM did not boot the guest within %d s; using TCG (software emulation, slower). "
-                               "Remembered in %s",
-                               VP_KVM_BOOT_WATCHDOG_S, cache);
-                else
-                        notify(options,
-                               "KVM did not boot the guest within %d s; using TCG (software emulation, slower). "
-                               "Not remembered: %s",
-                               VP_KVM_BOOT_WATCHDOG_S, cache_error.message);
-                r = attempt_run(&ctx, VP_ACCEL_TCG, result, &end, err);
+                r = vp_accel_remember_kvm_hang(ctx.kernel_version, ctx.qemu_version, &cache, &cache_error);
+                notify(options,
+                       "KVM did not boot the guest %s; using TCG (software emulation, slower). %s %s",
+                       kvm_failure ? kvm_failure : "", r == 0 ? "Remembered in" : "Not remembered:",
+                       r == 0 ? cache : cache_error.message);
+                r = attempt_run(&ctx, VP_ACCEL_TCG, result, &end, &kvm_failure, err);
         }
 out:
         context_free(&ctx);
