@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Choosing KVM or TCG. A /dev/kvm that opens is not proof that KVM boots guests: a nested
- * hypervisor can hang a standard kernel forever. So the runner boots under KVM with a
- * watchdog, and when the guest agent does not report "ready" in time it records that in
- * VP_DIR_CACHE/accel, keyed by the guest kernel version and the QEMU version, and uses TCG
- * from then on. A new kernel or QEMU makes it try KVM again.
+ * hypervisor can hang a standard kernel forever or make QEMU abort. So the runner boots
+ * under KVM with a watchdog. When the guest agent does not report "ready" in time, or QEMU
+ * dies with an error that names KVM, the runner records the failure in VP_DIR_CACHE/accel
+ * and uses TCG from then on. The record names the guest kernel version and the QEMU
+ * version, so a new kernel or QEMU makes it try KVM again.
  */
 #pragma once
 

@@ -320,8 +320,8 @@ _noreturn_ static void exec_qemu(const run_context *ctx, char **argv, const int 
         sigprocmask(SIG_SETMASK, &all, NULL);
         signal(SIGPIPE, SIG_DFL);
 
-        /* Ctrl-C on the terminal must reach vmpack only: vmpack asks the guest to stop the
-         * app, and QEMU would otherwise quit at once. */
+        /* Ctrl-C on the terminal must reach vmpack only, which requests that the guest stop
+         * the app. QEMU in the terminal's process group would quit at once. */
         setpgid(0, 0);
 
         int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -412,7 +412,7 @@ static void agent_send(vm_attempt *a, const char *request)
                 (void) !send(a->port_fds[PORT_AGENT], line, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/* Ask QEMU to quit through QMP; fall back to SIGKILL when QMP does not answer. */
+/* Send QMP "quit", or SIGKILL when the QMP socket does not respond. */
 static void qmp_quit(vm_attempt *a)
 {
         static const char commands[] = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
@@ -437,8 +437,8 @@ static void qmp_quit(vm_attempt *a)
                 goto kill;
         if (send(fd, commands, sizeof(commands) - 1, MSG_NOSIGNAL) != (ssize_t) sizeof(commands) - 1)
                 goto kill;
-        /* Wait for both answers (or the close as QEMU exits): QEMU drops commands it has
-         * not read yet when the client disconnects. */
+        /* Wait for both responses, or the close as QEMU exits, because QEMU drops commands
+         * it has not read yet when the client disconnects. */
         for (int answers = 0; answers < 2;) {
                 ssize_t n = recv(fd, greeting, sizeof(greeting) - 1, 0);
                 if (n <= 0)

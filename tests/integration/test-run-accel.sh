@@ -1,8 +1,8 @@
 #!/bin/bash
-# Accelerator choice: with --accel auto, a KVM that fails to boot the guest (a nested
-# hypervisor can hang or reject it) is detected, remembered in VMPACK_CACHE_DIR/accel and
-# replaced by TCG with a one-line notice; the next run reads the record and goes straight to
-# TCG. This test deliberately starts QEMU under KVM when /dev/kvm is usable.
+# Accelerator choice with --accel auto. A KVM that fails to boot the guest (a nested
+# hypervisor can hang or reject it) is detected, recorded in VMPACK_CACHE_DIR/accel and
+# replaced by TCG with a one-line notice. The next run reads the record and goes straight
+# to TCG. This test deliberately starts QEMU under KVM when /dev/kvm is usable.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Golden-file tests of the rendered QEMU command line. Each file under data/qemu/ holds one
+ * Golden-file tests of the rendered QEMU command line. Each file under data/qemu/ contains one
  * argument per line. To accept a deliberate change, run the test with VP_UPDATE_GOLDEN=1
  * and review the diff of the data files.
  */
