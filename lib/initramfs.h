@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The initramfs every guest boots: vmpack-init as /init plus the kernel modules it needs,
- * resolved through modules.dep and listed in load order in /etc/vmpack-init/modules.
+ * resolved through modules.dep and listed in load order in /etc/vmpack-init/modules (always
+ * loaded) and modules.9p, modules.ext4 and modules.net (loaded when the guest configuration
+ * has shares, a data volume or a network).
  * Written as cpio newc by cpio.c and cached under
  * VP_DIR_CACHE/initramfs/<kernel version>-<init digest prefix>.cpio.
  */

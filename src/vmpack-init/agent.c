@@ -40,15 +40,22 @@ void init_log(const char *fmt, ...)
         va_end(ap);
 }
 
+/* Debug lines start with the time since the kernel started, in seconds, to show where a
+ * boot spends its time. */
 void init_debug_log(const char *fmt, ...)
 {
+        char line[1024];
+        struct timespec ts;
         va_list ap;
 
         if (!init_debug)
                 return;
+        clock_gettime(CLOCK_BOOTTIME, &ts);
+        int n = snprintf(line, sizeof(line), "[%ld.%03ld] ", (long) ts.tv_sec, ts.tv_nsec / 1000000);
         va_start(ap, fmt);
-        log_v(fmt, ap);
+        vsnprintf(line + n, sizeof(line) - (size_t) n, fmt, ap);
         va_end(ap);
+        init_log("%s", line);
 }
 
 static int write_all(int fd, const char *p, size_t size)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MODULE_LIST "/etc/vmpack-init/modules"
@@ -21,6 +22,16 @@
 #define CONFIG_PATH FW_CFG_DIR "/by_name/" VP_FW_CFG_CONFIG "/raw"
 #define PORTS_WAIT_MS 3000
 #define CONFIG_WAIT_MS 2000
+
+/* Seconds since the kernel started, for the debug log's record of the steps before the
+ * configuration (and with it debug=1) is known. */
+static double boot_seconds(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_BOOTTIME, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
 
 static void read_config(init_config *c)
 {
@@ -68,13 +79,26 @@ int main(void)
                 return 1;
         }
 
+        double started = boot_seconds();
         init_mount_early();
         init_load_modules(MODULE_LIST);
+        double modules_loaded = boot_seconds();
         if (init_ports_open(PORTS_WAIT_MS) < 0)
                 init_fail(VP_STATUS_VM_FAILURE, VP_REASON_CONFIG,
                           "agent port %s not found within %d ms; start the VM with a virtserialport named %s",
                           VP_PORT_AGENT, PORTS_WAIT_MS, VP_PORT_AGENT);
+        double ports_open = boot_seconds();
         read_config(&config);
+        init_debug_log("init started at %.3f s, modules loaded at %.3f s, ports open at %.3f s", started,
+                       modules_loaded, ports_open);
+
+        /* The feature modules are in the initramfs, which is deleted at the switch of root. */
+        if (config.n_shares > 0)
+                init_load_modules(MODULE_LIST ".9p");
+        if (config.data)
+                init_load_modules(MODULE_LIST ".ext4");
+        if (config.net)
+                init_load_modules(MODULE_LIST ".net");
 
         init_mount_root(&config);
         init_switch_root();

@@ -4,7 +4,7 @@
 
 test-guest-init.sh uses it to reach guest features that `vmpack run` does not expose (data
 volume, static network, broken configurations). The four virtio-serial ports are socketpairs
-passed to QEMU as `-chardev socket,fd=N`. The driver answers the final exit or error event
+passed to QEMU as `-chardev socket,fd=N`. The driver replies to the final exit or error event
 with {"request":"poweroff"} once the announced output bytes have arrived, as the host does.
 
 Results go to OUT_DIR: events (one JSON object per line), stdout, stderr, console (the VM
@@ -64,7 +64,8 @@ def qemu_command(a, fds):
         cmd += ["-fsdev", "local,id=fs%d,path=%s,security_model=none%s" % (i, path, readonly),
                 "-device", "virtio-9p%s,fsdev=fs%d,mount_tag=%s" % (suffix, i, tag)]
     if a.nic_dir:
-        # A NIC whose datagrams go to a unix socket nobody reads: no traffic leaves the host.
+        # A NIC whose datagrams go to a unix socket that no process reads, so no traffic leaves
+        # the host.
         cmd += ["-netdev", "dgram,id=net0,local.type=unix,local.path=%s/guest.sock,"
                 "remote.type=unix,remote.path=%s/peer.sock" % (a.nic_dir, a.nic_dir),
                 "-device", "virtio-net%s,netdev=net0" % suffix]

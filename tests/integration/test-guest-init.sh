@@ -1,7 +1,8 @@
 #!/bin/bash
 # vmpack-init as PID 1, booted with QEMU directly under TCG through guest-boot.py: output
-# and exit status on the ports, failures as error events, the overlay root that forgets
-# writes, 9p shares, the ext4 data volume, the static network and the terminate request.
+# and exit status on the ports, failures as error events, the overlay root that drops
+# writes at power-off, 9p shares, the ext4 data volume, the static network and the
+# terminate request.
 . "$(dirname "$0")/lib.sh"
 
 require_cmd qemu-system-x86_64 python3 mmdebstrap tar2sqfs mkfs.ext4

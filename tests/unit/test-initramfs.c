@@ -219,6 +219,26 @@ static void get_builds_and_caches_archive(void **state)
         char *list = run_capture(command);
         assert_true(vp_str_startswith(list, "/lib/modules/6.1.0-test/kernel/drivers/virtio/virtio_pci_modern_dev.ko\n"));
         assert_non_null(strstr(list, "/lib/modules/6.1.0-test/kernel/drivers/char/hw_random/virtio-rng.ko.xz\n"));
+        assert_null(strstr(list, "ext4"));
+        assert_null(strstr(list, "9p"));
+        free(list);
+
+        /* Feature groups list only what the always-loaded modules do not bring. */
+        snprintf(command, sizeof(command), "cpio --quiet -i --to-stdout etc/vmpack-init/modules.9p < %s", path);
+        list = run_capture(command);
+        assert_string_equal(list, "/lib/modules/6.1.0-test/kernel/net/9p/9pnet.ko\n"
+                                  "/lib/modules/6.1.0-test/kernel/net/9p/9pnet_virtio.ko\n"
+                                  "/lib/modules/6.1.0-test/kernel/fs/9p/9p.ko\n");
+        free(list);
+        snprintf(command, sizeof(command), "cpio --quiet -i --to-stdout etc/vmpack-init/modules.ext4 < %s", path);
+        list = run_capture(command);
+        assert_string_equal(list, "/lib/modules/6.1.0-test/kernel/lib/crc16.ko\n"
+                                  "/lib/modules/6.1.0-test/kernel/fs/jbd2/jbd2.ko\n"
+                                  "/lib/modules/6.1.0-test/kernel/fs/ext4/ext4.ko\n");
+        free(list);
+        snprintf(command, sizeof(command), "cpio --quiet -i --to-stdout etc/vmpack-init/modules.net < %s", path);
+        list = run_capture(command);
+        assert_string_equal(list, "/lib/modules/6.1.0-test/kernel/drivers/net/virtio_net.ko\n");
         free(list);
 
         /* Same inputs: the cached file. A changed init: a new file. */
