@@ -91,8 +91,8 @@ static void start_step(build *b, const char *title)
         vp_progress_step(b->opts->progress, b->step, b->steps, "%s", title);
 }
 
-/* Turn the error of the current step into "step N/M (title) failed: ...; last output: ...;
- * full log: PATH", the form every build failure has. */
+/* Turn the error of the current step into "step N/M (title) failed: ...", then the last
+ * lines of output and "full build log: PATH": the form of every build failure. */
 static int fail_step(build *b, vp_error *err)
 {
         char tail[1280] = "";
@@ -820,10 +820,14 @@ static int step_squashfs(build *b, int input_fd, vp_child *feeder, vp_spawn_opti
 
         /* Directories that the tar implies but does not list get this owner, mode and mtime.
          * tar2sqfs keeps every listed entry's mtime and writes no creation time into the
-         * superblock, so its output depends only on its input and these options; the job
-         * count does not change the bytes. */
+         * superblock, so its output depends only on its input and these options. The job
+         * count does not change the bytes (checked with tar2sqfs 1.2.0, -j1 against -j2). */
         defaults = vp_strdup_printf("uid=0,gid=0,mode=0755,mtime=%s", epoch && *epoch ? epoch : "0");
-        jobs = vp_strdup_printf("%ld", cpus > 0 ? (cpus > 16 ? 16 : cpus) : 1);
+        if (cpus < 1)
+                cpus = 1;
+        if (cpus > 16)
+                cpus = 16;
+        jobs = vp_strdup_printf("%ld", cpus);
         if (!rootfs || !defaults || !jobs)
                 return vp_error_set(err, -ENOMEM, "out of memory");
 
@@ -1117,8 +1121,10 @@ int vp_build_import(const char *tar_path, const char *name, const vp_build_optio
                 r = step_store(&b, NULL, metadata, ret, err);
         json_decref(metadata);
         if (r < 0) {
-                if (b.step == 0)
-                        b.step = 1, b.step_title = "writing the squashfs image";
+                if (b.step == 0) {
+                        b.step = 1;
+                        b.step_title = "writing the squashfs image";
+                }
                 fail_step(&b, err);
         }
         vp_progress_finish(opts->progress);

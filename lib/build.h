@@ -8,8 +8,8 @@
  * a build log under the store's logs/.
  *
  * Reproducibility: with SOURCE_DATE_EPOCH set, two builds of one package-list recipe from the
- * same mirror state give a byte-identical rootfs.sqfs (mmdebstrap clamps mtimes and sorts the
- * tar; tar2sqfs writes no build time into the superblock).
+ * same mirror state give a byte-identical rootfs.sqfs. mmdebstrap clamps mtimes and sorts the
+ * tar, and tar2sqfs writes no build time into the superblock.
  */
 #pragma once
 
@@ -22,9 +22,9 @@ typedef struct vp_build_options {
         vp_progress *progress; /* may be NULL */
 } vp_build_options;
 
-/* Build (or find in the cache) the image of a recipe and name it m->name. On failure,
- * err says which step failed and where its log is. *ret_cached (may be NULL) tells whether
- * the cache answered. */
+/* Build (or find in the cache) the image of a recipe and name it m->name. On failure, the
+ * message in err names the failed step and its log. *ret_cached (may be NULL) is set to
+ * whether the image came from the cache. */
 int vp_build_recipe(const vp_manifest *m, const vp_build_options *opts, vp_image **ret, bool *ret_cached,
                     vp_error *err);
 
@@ -34,5 +34,6 @@ int vp_build_import(const char *tar_path, const char *name, const vp_build_optio
                     vp_error *err);
 
 /* SHA-256 over everything a build's result depends on: the recipe text, the Containerfile,
- * the contents of Files sources, the base and the vmpack version. */
+ * the contents of Files sources, the base, the vmpack version and, for package lists, the
+ * customize and harden hook scripts. */
 int vp_build_recipe_digest(const vp_manifest *m, char ret_hex[65], vp_error *err);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Progress of long work (image builds). On a terminal, updates rewrite one status line;
- * otherwise each step and message is a plain line and updates are rate-limited, so logs
- * and CI output stay readable. The library reports through a vp_progress that the binary
+ * otherwise each step and message is a plain line and at most one update line is printed
+ * every 5 seconds, so logs and CI output stay readable. The library reports through a vp_progress that the binary
  * creates; a NULL reporter is allowed everywhere and prints nothing.
  */
 #pragma once
@@ -11,7 +11,7 @@
 
 typedef struct vp_progress vp_progress;
 
-/* Report to out (usually stderr). */
+/* Create a reporter that writes to out (usually stderr). Returns NULL when out of memory. */
 vp_progress *vp_progress_new(FILE *out);
 vp_progress *vp_progress_free(vp_progress *p);
 static inline void vp_progress_freep(vp_progress **p)
