@@ -641,7 +641,8 @@ static int step_mmdebstrap(build *b, const vp_manifest *m, vp_error *err)
 
         /* The "apt" variant is Essential:yes plus apt: the smallest base in which Run commands
          * can still install more with apt-get. mmdebstrap picks root mode as root and unshare
-         * mode otherwise, and uses its default mirror for the suite. */
+         * mode otherwise, and uses its default mirror for the suite.
+         * NOTE: only root mode has been tested; unshare mode also needs /etc/subuid entries. */
         if (strv_extend(&argv, "mmdebstrap") < 0 || strv_extend(&argv, "--verbose") < 0 ||
             strv_extend(&argv, "--variant=apt") < 0 || strv_extendf(&argv, "--include=%s", include) < 0 ||
             strv_extend(&argv, hook) < 0 || strv_extend(&argv, suite) < 0 || strv_extend(&argv, target) < 0)
