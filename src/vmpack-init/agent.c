@@ -16,6 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* How long a message waits for a host to connect to the agent port. */
+#define AGENT_WRITE_TIMEOUT_MS (VP_POWEROFF_ACK_TIMEOUT_S * 1000)
+/* How long the stdin, stdout and stderr ports may lag behind the agent port. */
+#define OTHER_PORTS_WAIT_MS 500
+
 bool init_debug;
 init_ports init_port_fds = { -1, -1, -1, -1 };
 
@@ -58,16 +63,32 @@ void init_debug_log(const char *fmt, ...)
         init_log("%s", line);
 }
 
+static long now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Write to the non-blocking agent port. A port without a connected host (before the host
+ * connects after a restore, say) does not accept data, so wait for it, but only so long. */
 static int write_all(int fd, const char *p, size_t size)
 {
+        long deadline = now_ms() + AGENT_WRITE_TIMEOUT_MS;
+
         while (size > 0) {
                 ssize_t n = write(fd, p, size);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && errno == EAGAIN) {
                         struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-                        if (poll(&pfd, 1, 1000) <= 0)
+                        long left = deadline - now_ms();
+                        if (left <= 0) {
+                                errno = ETIMEDOUT;
                                 return -1;
+                        }
+                        poll(&pfd, 1, (int) (left < 100 ? left : 100));
                         continue;
                 }
                 if (n <= 0)
@@ -155,21 +176,18 @@ static int open_port(const char *name, int flags, int *fd)
         return 0;
 }
 
-static long now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int init_ports_open(int timeout_ms)
 {
         long deadline = now_ms() + timeout_ms;
 
         for (;;) {
                 int missing = 0;
+                bool had_agent = init_port_fds.agent >= 0;
                 missing += open_port(VP_PORT_AGENT, O_RDWR | O_NONBLOCK, &init_port_fds.agent) < 0;
+                /* QEMU announces all ports together, so once the agent port is there the others
+                 * follow at once or were not configured. */
+                if (!had_agent && init_port_fds.agent >= 0 && deadline > now_ms() + OTHER_PORTS_WAIT_MS)
+                        deadline = now_ms() + OTHER_PORTS_WAIT_MS;
                 missing += open_port(VP_PORT_STDIN, O_RDONLY, &init_port_fds.stdin_port) < 0;
                 missing += open_port(VP_PORT_STDOUT, O_WRONLY, &init_port_fds.stdout_port) < 0;
                 missing += open_port(VP_PORT_STDERR, O_WRONLY, &init_port_fds.stderr_port) < 0;
