@@ -156,6 +156,9 @@ static void on_mmdebstrap_line(const char *line, void *userdata)
                 return;
         }
         if (vp_str_startswith(line, "harden: ") || vp_str_startswith(line, "customize: ")) {
+                /* A failed Run command or hardening is the cause; mmdebstrap's "E:" lines follow. */
+                if (!b->first_error[0] && (strstr(line, " failed") || strstr(line, " not found")))
+                        snprintf(b->first_error, sizeof(b->first_error), "%s", line);
                 vp_progress_message(b->opts->progress, "  %s", line);
                 return;
         }
