@@ -245,6 +245,24 @@ static int write_all(int fd, const void *data, size_t size)
         return 0;
 }
 
+static const char *lzma_error_name(lzma_ret ret)
+{
+        switch (ret) {
+        case LZMA_DATA_ERROR:
+                return "corrupt data";
+        case LZMA_BUF_ERROR:
+                return "unexpected end of input";
+        case LZMA_FORMAT_ERROR:
+                return "not an xz stream";
+        case LZMA_OPTIONS_ERROR:
+                return "unsupported options";
+        case LZMA_MEM_ERROR:
+                return "out of memory";
+        default:
+                return "liblzma error";
+        }
+}
+
 static void lzma_endp(lzma_stream *s)
 {
         lzma_end(s);
@@ -280,9 +298,8 @@ static int decompress_xz(const char *path, const unsigned char *in, size_t in_si
                 if (ret == LZMA_STREAM_END)
                         return 0;
                 if (ret != LZMA_OK)
-                        return vp_error_set(err, -ENOEXEC,
-                                            "kernel %s: the xz payload is corrupt or truncated (liblzma error %d)",
-                                            path, (int) ret);
+                        return vp_error_set(err, -ENOEXEC, "kernel %s: the xz payload is corrupt or truncated (%s)",
+                                            path, lzma_error_name(ret));
         }
 }
 
@@ -395,24 +412,33 @@ static int extract_vmlinux(const vp_kernel *k, const char *dir, const char *targ
         return r;
 }
 
-/* A cached vmlinux is reused when it is an ELF file at least as new as its vmlinuz, so a
- * kernel package rebuilt under the same version is extracted again. */
-static bool cached_vmlinux_valid(const vp_kernel *k, const char *path)
+/* The identity of the vmlinuz a cached vmlinux came from: its path, size and modification
+ * time. A kernel rebuilt under the same version, or another file with the same version
+ * string, gets a new extraction. */
+static char *source_stamp(const vp_kernel *k)
 {
-        struct stat cached, source;
+        struct stat st;
+
+        if (stat(k->vmlinuz, &st) < 0)
+                return NULL;
+        return vp_strdup_printf("%s\n%lld %lld.%09ld\n", k->vmlinuz, (long long) st.st_size,
+                                (long long) st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+static bool cached_vmlinux_valid(const vp_kernel *k, const char *path, const char *stamp_path)
+{
+        _cleanup_free_ char *expected = source_stamp(k), *stamp = NULL;
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-        if (fd < 0 || fstat(fd, &cached) < 0 || stat(k->vmlinuz, &source) < 0)
+        if (!expected || fd < 0 || vp_read_file(stamp_path, 8192, &stamp, NULL, NULL) < 0)
                 return false;
-        if (cached.st_mtime < source.st_mtime)
-                return false;
-        return check_elf(path, fd, NULL) == 0;
+        return strcmp(stamp, expected) == 0 && check_elf(path, fd, NULL) == 0;
 }
 
 int vp_kernel_get_vmlinux(const vp_kernel *k, char **ret_path, vp_error *err)
 {
         _cleanup_free_ char *sub = vp_strdup_printf("kernels/%s", k->version);
-        _cleanup_free_ char *dir = NULL, *path = NULL;
+        _cleanup_free_ char *dir = NULL, *path = NULL, *stamp_path = NULL, *stamp = NULL;
 
         if (!sub)
                 return vp_error_set(err, -ENOMEM, "out of memory");
@@ -420,13 +446,20 @@ int vp_kernel_get_vmlinux(const vp_kernel *k, char **ret_path, vp_error *err)
         if (r < 0)
                 return vp_error_prefix(err, "kernel cache");
         path = vp_strdup_printf("%s/vmlinux", dir);
-        if (!path)
+        stamp_path = vp_strdup_printf("%s/vmlinux.source", dir);
+        if (!path || !stamp_path)
                 return vp_error_set(err, -ENOMEM, "out of memory");
 
-        if (!cached_vmlinux_valid(k, path)) {
+        if (!cached_vmlinux_valid(k, path, stamp_path)) {
                 r = extract_vmlinux(k, dir, path, err);
                 if (r < 0)
                         return r;
+                stamp = source_stamp(k);
+                if (!stamp)
+                        return vp_error_set_errno(err, -errno, "kernel %s", k->vmlinuz);
+                r = vp_write_file_atomic(stamp_path, stamp, strlen(stamp), 0644, err);
+                if (r < 0)
+                        return vp_error_prefix(err, "kernel cache");
         }
         *ret_path = TAKE_PTR(path);
         return 0;

@@ -154,6 +154,32 @@ static void extract_xz_payload(void **state)
         unlink(vmlinux);
 }
 
+/* Two files with the same version string each get their own extraction. */
+static void extract_follows_source_file(void **state)
+{
+        uint8_t payload[8192];
+        _cleanup_free_ char *first = NULL, *second = NULL, *again = NULL;
+        vp_error err = { 0 };
+        size_t n = compress_zstd(elf_image, sizeof(elf_image), payload, sizeof(payload));
+        _cleanup_free_ char *original = write_bzimage("original.bz", payload, n, (uint32_t) n);
+
+        elf_image[100] ^= 0xff;
+        n = compress_zstd(elf_image, sizeof(elf_image), payload, sizeof(payload));
+        _cleanup_free_ char *rebuilt = write_bzimage("rebuilt.bz", payload, n, (uint32_t) n);
+
+        assert_int_equal(extract(rebuilt, &first, &err), 0);
+        assert_file_equals_elf(first);
+
+        elf_image[100] ^= 0xff;
+        assert_int_equal(extract(original, &second, &err), 0);
+        assert_string_equal(first, second);
+        assert_file_equals_elf(second);
+
+        assert_int_equal(extract(original, &again, &err), 0);
+        assert_file_equals_elf(again);
+        unlink(again);
+}
+
 static void extract_rejects_gzip_payload(void **state)
 {
         _cleanup_free_ char *vmlinux = NULL;
@@ -288,6 +314,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(extract_zstd_payload),
                 cmocka_unit_test(extract_xz_payload),
+                cmocka_unit_test(extract_follows_source_file),
                 cmocka_unit_test(extract_rejects_gzip_payload),
                 cmocka_unit_test(extract_rejects_truncated_file),
                 cmocka_unit_test(extract_rejects_corrupt_stream),
