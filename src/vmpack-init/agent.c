@@ -22,6 +22,8 @@
 #define OTHER_PORTS_WAIT_MS 500
 
 bool init_debug;
+/* Set once the host has sent {"request":"poweroff"}, which init_poweroff() then need not wait for. */
+static bool poweroff_requested;
 init_ports init_port_fds = { -1, -1, -1, -1 };
 
 static void log_v(const char *fmt, va_list ap)
@@ -215,8 +217,10 @@ static init_request parse_request(const char *line)
 
         if (strcmp(compact, "{\"request\":\"terminate\"}") == 0)
                 return INIT_REQUEST_TERMINATE;
-        if (strcmp(compact, "{\"request\":\"poweroff\"}") == 0)
+        if (strcmp(compact, "{\"request\":\"poweroff\"}") == 0) {
+                poweroff_requested = true;
                 return INIT_REQUEST_POWEROFF;
+        }
         init_log("ignoring unknown agent message (%zu bytes)", strlen(line));
         return INIT_REQUEST_NONE;
 }
@@ -266,7 +270,7 @@ _Noreturn void init_poweroff(void)
 {
         long deadline = now_ms() + VP_POWEROFF_ACK_TIMEOUT_S * 1000L;
 
-        while (init_port_fds.agent >= 0) {
+        while (init_port_fds.agent >= 0 && !poweroff_requested) {
                 long left = deadline - now_ms();
                 if (left <= 0) {
                         init_log("no poweroff request from the host within %d s, powering off",

@@ -368,6 +368,7 @@ int init_run_app(const init_config *c, uint64_t *stdout_bytes, uint64_t *stderr_
         int out_fd = out[0], err_fd = errp[0];
         int app_status = -1;
         long kill_deadline = 0, agent_retry = 0;
+        bool killed = false;
 
         while (reap(pid, &app_status) < 0) {
                 struct pollfd pfds[4] = {
@@ -378,11 +379,11 @@ int init_run_app(const init_config *c, uint64_t *stdout_bytes, uint64_t *stderr_
                 };
                 long now = now_ms();
                 int timeout = 200;
-                if (kill_deadline && now >= kill_deadline) {
+                if (kill_deadline && !killed && now >= kill_deadline) {
                         init_log("app did not exit %d s after SIGTERM, sending SIGKILL", VP_TERMINATE_GRACE_S);
                         kill(-pid, SIGKILL);
                         kill(pid, SIGKILL);
-                        kill_deadline = now + 3600 * 1000L;
+                        killed = true;
                 }
                 if (agent_retry && now >= agent_retry)
                         agent_retry = 0;
@@ -394,7 +395,7 @@ int init_run_app(const init_config *c, uint64_t *stdout_bytes, uint64_t *stderr_
                         struct signalfd_siginfo si;
                         while (read(sig_fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
                                 if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-                                        terminate_app(pid, &kill_deadline, "SIGTERM received");
+                                        terminate_app(pid, &kill_deadline, strsignal((int) si.ssi_signo));
                 }
                 if (pfds[1].revents)
                         copy_output(&out_fd, init_port_fds.stdout_port, stdout_bytes);
@@ -403,9 +404,14 @@ int init_run_app(const init_config *c, uint64_t *stdout_bytes, uint64_t *stderr_
                 if (pfds[3].revents) {
                         bool disconnected;
                         init_request r;
-                        while ((r = init_agent_read(&disconnected)) != INIT_REQUEST_NONE)
+                        while ((r = init_agent_read(&disconnected)) != INIT_REQUEST_NONE) {
                                 if (r == INIT_REQUEST_TERMINATE)
                                         terminate_app(pid, &kill_deadline, "terminate requested by the host");
+                                if (r == INIT_REQUEST_POWEROFF) {
+                                        init_log("poweroff requested by the host while the app runs");
+                                        init_poweroff();
+                                }
+                        }
                         /* No host on the port (after a restore, say): look again later. */
                         if (disconnected)
                                 agent_retry = now_ms() + 200;

@@ -91,8 +91,8 @@ init_request init_agent_read(bool *disconnected);
 /* Report a failure: one "vmpack-init: ..." line on the console, an error event on the
  * agent port when it is open, then power off. Never returns. */
 _Noreturn void init_fail(int status, const char *reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Wait up to VP_POWEROFF_ACK_TIMEOUT_S for the host's poweroff request, then sync and
- * power off. Never returns. */
+/* Wait up to VP_POWEROFF_ACK_TIMEOUT_S for the host's poweroff request unless it has come
+ * already, then sync and power off. Never returns. */
 _Noreturn void init_poweroff(void);
 
 /* modules.c */

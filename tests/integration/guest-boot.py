@@ -93,6 +93,8 @@ def main():
     ap.add_argument("--stdin", default="", help="text sent to the app's stdin before end of file")
     ap.add_argument("--terminate-after", type=float,
                     help="send a terminate request this many seconds after the ready event")
+    ap.add_argument("--poweroff-after", type=float,
+                    help="send a poweroff request this many seconds after the ready event")
     ap.add_argument("--no-ack", action="store_true", help="never send the poweroff request")
     ap.add_argument("--no-ports", action="store_true", help="start the VM without virtio-serial ports")
     ap.add_argument("--timeout", type=float, default=120, help="seconds before QEMU is killed")
@@ -123,6 +125,10 @@ def main():
                 time.monotonic() - ready_at >= a.terminate_after):
             host["agent"].sendall(b'{"request":"terminate"}\n')
             terminate_sent = True
+        if (a.poweroff_after is not None and ready_at is not None and not acked and
+                time.monotonic() - ready_at >= a.poweroff_after):
+            host["agent"].sendall(b'{"request":"poweroff"}\n')
+            acked = True
 
         readable, _, _ = select.select([host["agent"], host["stdout"], host["stderr"]], [], [], 0.1)
         for sock in readable:

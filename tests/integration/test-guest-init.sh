@@ -176,6 +176,14 @@ arg=/bin/sleep
 arg=600" --terminate-after 1
 expect_eq "terminated status" "$(event status)" 143
 
+say "a poweroff request while the app runs powers off at once"
+boot early-poweroff "$BASE
+arg=/bin/sleep
+arg=600" --poweroff-after 1
+expect_eq "no exit event" "$(grep -c '"exit"' "$R/events")" 0
+grep -q "poweroff requested by the host while the app runs" "$R/console" || fail "console lacks the poweroff line"
+pass "powered off while the app ran"
+
 say "without a poweroff request the guest powers off on its own"
 boot noack "$BASE
 arg=/bin/true" --no-ack
