@@ -611,7 +611,12 @@ static void console_copy(vm_attempt *a)
         char buffer[16384];
         ssize_t n;
 
-        if (a->console_fd < 0 || a->ctx->options->console_fd < 0)
+        if (a->ctx->options->console_fd < 0)
+                return;
+        /* QEMU creates the log file some time after it starts. */
+        if (a->console_fd < 0)
+                a->console_fd = open(a->ctx->console_path, O_RDONLY | O_CLOEXEC);
+        if (a->console_fd < 0)
                 return;
         while ((n = read(a->console_fd, buffer, sizeof(buffer))) > 0)
                 (void) !write(a->ctx->options->console_fd, buffer, (size_t) n);
@@ -954,17 +959,11 @@ static int attempt_run(run_context *ctx, vp_accel accel, vp_run_result *result, 
                 goto out;
         }
 
-        a.console_fd = open(ctx->console_path, O_RDONLY | O_CLOEXEC);
-
         int wait_status = event_loop(&a);
         if (o->verbose && o->console_fd >= 0) {
                 _cleanup_free_ char *qemu_messages = read_tail(ctx->qemu_log_path, 50);
                 if (qemu_messages)
                         dprintf(o->console_fd, "%s\n", qemu_messages);
-        }
-        if (a.console_fd < 0 && o->console_fd >= 0) {
-                a.console_fd = open(ctx->console_path, O_RDONLY | O_CLOEXEC);
-                console_copy(&a);
         }
 
         if (accel == VP_ACCEL_KVM && !a.ready && !a.exited && !a.first_signal) {
