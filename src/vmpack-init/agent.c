@@ -128,7 +128,7 @@ void init_agent_send_error(int status, const char *reason, const char *message)
 }
 
 /* "/sys/class/virtio-ports/vport0p1/name" contains "io.bheem.agent". */
-static int find_port(const char *wanted, char *ret_dev, size_t size)
+static int find_port(const char *port_name, char *ret_dev, size_t size)
 {
         DIR *d = opendir("/sys/class/virtio-ports");
 
@@ -149,7 +149,7 @@ static int find_port(const char *wanted, char *ret_dev, size_t size)
                         continue;
                 name[n] = '\0';
                 name[strcspn(name, "\n")] = '\0';
-                if (strcmp(name, wanted) == 0) {
+                if (strcmp(name, port_name) == 0) {
                         snprintf(ret_dev, size, "/dev/%s", de->d_name);
                         r = 0;
                 }

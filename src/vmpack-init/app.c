@@ -96,14 +96,14 @@ void init_setup_user(const init_config *c)
 typedef struct child_failure {
         int stage; /* 0 exec, 1 setup */
         int error;
-        char what[200];
+        char context[200]; /* the step that failed, or the program */
 } child_failure;
 
-_Noreturn static void child_fail(int report_fd, int stage, int error, const char *what)
+_Noreturn static void child_fail(int report_fd, int stage, int error, const char *context)
 {
         child_failure f = { .stage = stage, .error = error };
 
-        snprintf(f.what, sizeof(f.what), "%s", what);
+        snprintf(f.context, sizeof(f.context), "%s", context);
         (void) !write(report_fd, &f, sizeof(f));
         _exit(VP_STATUS_VM_FAILURE);
 }
@@ -260,10 +260,10 @@ static void check_exec(const init_config *c, int report_fd)
         if (n != (ssize_t) sizeof(f))
                 return;
 
-        f.what[sizeof(f.what) - 1] = '\0';
+        f.context[sizeof(f.context) - 1] = '\0';
         if (f.stage == 1)
                 init_fail(VP_STATUS_VM_FAILURE, VP_REASON_USER, "starting %s as uid %u failed: %s: %s", c->argv[0],
-                          (unsigned) c->uid, f.what, strerror(f.error));
+                          (unsigned) c->uid, f.context, strerror(f.error));
         if (f.error == ENOENT || f.error == ENOTDIR)
                 init_fail(VP_STATUS_NOT_FOUND, VP_REASON_NOT_FOUND, "app %s: not found in the image (PATH %s)",
                           c->argv[0], app_search_path(c));
@@ -311,11 +311,11 @@ static int copy_output(int *pipe_fd, int port_fd, uint64_t *count)
         return 0;
 }
 
-static void terminate_app(pid_t pid, long *kill_deadline, const char *why)
+static void terminate_app(pid_t pid, long *kill_deadline, const char *reason)
 {
         if (*kill_deadline)
                 return;
-        init_debug_log("%s: sending SIGTERM to the app", why);
+        init_debug_log("%s: sending SIGTERM to the app", reason);
         kill(-pid, SIGTERM);
         kill(pid, SIGTERM);
         *kill_deadline = now_ms() + VP_TERMINATE_GRACE_S * 1000L;
