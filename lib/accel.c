@@ -69,8 +69,10 @@ int vp_accel_choose(vp_accel requested, const char *kernel_version, const char *
 
         if (!vp_kvm_usable(&reason)) {
                 if (requested == VP_ACCEL_KVM)
-                        return vp_error_set(err, -ENODEV, "KVM was requested but %s is not usable: %s",
-                                            "/dev/kvm", reason ? reason : "unknown reason");
+                        return vp_error_set(err, -ENODEV,
+                                            "KVM was requested but /dev/kvm is not usable: %s (use --accel tcg "
+                                            "or auto; for access, join the group that owns /dev/kvm)",
+                                            reason ? reason : "unknown reason");
                 *ret_notice = vp_strdup_printf("/dev/kvm is not usable (%s); using TCG", reason ? reason : "?");
                 *ret = VP_ACCEL_TCG;
                 return 0;

@@ -68,3 +68,23 @@ for option in --entrypoint --rw --timeout --memory --cpus --network --machine --
         grep -q -- "$option" "$TEST_TMP/help" || fail "--help lacks $option"
 done
 pass "--help"
+
+say "QEMU dying under the app is a VM failure with the console tail"
+"$VMPACK" run --entrypoint /bin/sh "$SHELL_IMAGE" -c 'echo started; sleep 1000' \
+        >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
+vmpack_pid=$!
+for _ in $(seq 1 600); do
+        grep -q "^started" "$TEST_TMP/out" 2>/dev/null && break
+        sleep 0.1
+done
+grep -q "^started" "$TEST_TMP/out" || fail "the app did not start: $(cat "$TEST_TMP/err")"
+qemu_pid="$(pgrep -P "$vmpack_pid" -x qemu-system-x86 || pgrep -P "$vmpack_pid")"
+[ -n "$qemu_pid" ] || fail "no QEMU child of vmpack $vmpack_pid"
+kill -KILL "$qemu_pid"
+set +e
+wait "$vmpack_pid"
+STATUS=$?
+set -e
+expect_eq "killed QEMU exit status" "$STATUS" 125
+expect_message "killed QEMU" "QEMU was killed by signal 9"
+expect_message "console tail" "last lines of the guest console"
