@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Accelerator choice. The result may depend on the host's /dev/kvm, so each test checks
- * the branch that this host takes and both branches end in a definite answer.
+ * the branch that this host takes, and both branches end in a definite result.
  */
 #include <setjmp.h>
 #include <stdarg.h>
