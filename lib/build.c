@@ -32,6 +32,8 @@ typedef struct build {
         /* Progress parsed from mmdebstrap and apt output. */
         unsigned packages_total, packages_done;
         unsigned files_packed;
+        int source_fd;        /* the tar file that tar2sqfs or its decompressor reads, or -1 */
+        uint64_t source_size; /* its size in bytes, 0 when not a regular file */
 
         char tail[OUTPUT_TAIL_LINES][256];
         unsigned tail_next;
@@ -186,7 +188,15 @@ static void on_tar2sqfs_line(const char *line, void *userdata)
                 return;
         }
         b->files_packed++;
-        if (b->files_packed % 256 == 0)
+        if (b->files_packed % 256 != 0)
+                return;
+
+        /* The reader shares the file offset of our descriptor, so it tells how far it got. */
+        off_t position = b->source_size > 0 ? lseek(b->source_fd, 0, SEEK_CUR) : -1;
+        if (position >= 0)
+                vp_progress_update(b->opts->progress, "%u files, %u%% of the input read", b->files_packed,
+                                   (unsigned) ((uint64_t) position * 100 / b->source_size));
+        else
                 vp_progress_update(b->opts->progress, "%u files", b->files_packed);
 }
 
@@ -821,6 +831,11 @@ static int step_squashfs(build *b, int input_fd, vp_child *feeder, vp_spawn_opti
 
         start_step(b, "writing the squashfs image");
         b->files_packed = 0;
+        b->source_fd = feeder ? feeder_opts->stdin_fd : input_fd;
+        b->source_size = 0;
+        struct stat st;
+        if (fstat(b->source_fd, &st) == 0 && S_ISREG(st.st_mode))
+                b->source_size = (uint64_t) st.st_size;
 
         /* Directories that the tar implies but does not list get this owner, mode and mtime.
          * tar2sqfs keeps every listed entry's mtime and writes no creation time into the
