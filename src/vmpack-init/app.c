@@ -66,6 +66,9 @@ void init_setup_user(const init_config *c)
         char id[16], line[INIT_PATH_MAX + 128];
 
         snprintf(id, sizeof(id), "%u", (unsigned) c->uid);
+        /* An image exported from an empty container may have no /etc at all. */
+        if (init_mkdir_p("/etc", 0755) < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_USER, "creating /etc failed: %m");
 
         if (!colon_file_has("/etc/passwd", 2, id)) {
                 if (colon_file_has("/etc/passwd", 0, c->user))

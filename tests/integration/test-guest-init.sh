@@ -5,7 +5,7 @@
 # terminate request.
 . "$(dirname "$0")/lib.sh"
 
-require_cmd qemu-system-x86_64 python3 mmdebstrap tar2sqfs mkfs.ext4
+require_cmd qemu-system-x86_64 python3 mmdebstrap tar2sqfs mkfs.ext4 gcc
 : "${VMPACK_INIT:?VMPACK_INIT must name the vmpack-init binary (meson test sets it)}"
 : "${GUEST_FILES:?GUEST_FILES must name the guest-files helper (meson test sets it)}"
 DRIVER="$(dirname "$0")/guest-boot.py"
@@ -26,13 +26,14 @@ files="$("$GUEST_FILES" "$VMPACK_INIT")" || fail "guest-files could not prepare 
 VMLINUX="$(sed -n 1p <<<"$files")"
 INITRD="$(sed -n 2p <<<"$files")"
 
-# boot NAME CONFIG_LINES [guest-boot.py options]: boot with the configuration and leave the
-# results in $TEST_TMP/NAME (events, stdout, stderr, console, status).
+# boot NAME CONFIG_LINES [guest-boot.py options]: boot $BOOT_IMAGE (default $IMAGE) with the
+# configuration and leave the results in $TEST_TMP/NAME (events, stdout, stderr, console,
+# status).
 boot() {
         local name="$1" config="$2"
         shift 2
         printf '%s\n' "$config" >"$TEST_TMP/$name.config"
-        python3 "$DRIVER" --vmlinux "$VMLINUX" --initrd "$INITRD" --image "$IMAGE" \
+        python3 "$DRIVER" --vmlinux "$VMLINUX" --initrd "$INITRD" --image "${BOOT_IMAGE:-$IMAGE}" \
                 --config "$TEST_TMP/$name.config" --out "$TEST_TMP/$name" "$@" ||
                 fail "$name: guest-boot.py failed"
         R="$TEST_TMP/$name"
@@ -175,6 +176,18 @@ boot terminate "$BASE
 arg=/bin/sleep
 arg=600" --terminate-after 1
 expect_eq "terminated status" "$(event status)" 143
+
+say "an image with one static program and no /etc, as exported from an empty container"
+mkdir -p "$TEST_TMP/scratch"
+printf '#include <stdio.h>\n#include <unistd.h>\nint main(void) { printf("uid %%d\\n", (int) getuid()); return 5; }\n' \
+        >"$TEST_TMP/hello.c"
+gcc -static -O2 -o "$TEST_TMP/scratch/hello" "$TEST_TMP/hello.c" || fail "cannot build a static test program"
+tar -C "$TEST_TMP/scratch" -cf - hello | tar2sqfs --quiet -c zstd "$TEST_TMP/scratch.sqfs" ||
+        fail "cannot build the scratch image"
+BOOT_IMAGE="$TEST_TMP/scratch.sqfs" boot scratch "$BASE
+arg=/hello"
+expect_eq "scratch image output" "$(cat "$R/stdout")" "uid 1000"
+expect_eq "scratch image status" "$(event status)" 5
 
 say "a poweroff request while the app runs powers off at once"
 boot early-poweroff "$BASE
