@@ -367,9 +367,9 @@ static json_t *parse_dpkg_status(const char *text)
                 } else if (length < 200 && vp_str_startswith(line, "Version: ")) {
                         snprintf(version, sizeof(version), "%.*s", (int) (length - 9), line + 9);
                 } else if (vp_str_startswith(line, "Status: ")) {
-                        installed = length >= 8 + 20 && strncmp(line + length - 9, "installed", 9) == 0 &&
-                                    strncmp(line + length - 19, "ok not-installed", 16) != 0 &&
-                                    strncmp(line + 8, "install ok installed", 20) == 0;
+                        /* "WANT FLAG STATE": "install ok installed", "hold ok installed", ...
+                         * The state "not-installed" does not end in " installed". */
+                        installed = length > 10 && strncmp(line + length - 10, " installed", 10) == 0;
                 }
                 line = end ? end + 1 : NULL;
         }
