@@ -16,6 +16,13 @@
 #define DPKG_STATUS_MAX_BYTES (64U * 1024 * 1024)
 #define HARDEN_LIST_MAX_BYTES (1U * 1024 * 1024)
 #define RECIPE_FILE_MAX_BYTES (1U * 1024 * 1024)
+/* mmdebstrap's hooks that set up merged /usr with symlinks when the suite has usr-is-merged
+ * (bookworm and later). Without them, apt pulls in the usrmerge package, which depends on perl
+ * and adds about 20 MB to every image. */
+#define MERGED_USR_HOOKS "/usr/share/mmdebstrap/hooks/maybe-merged-usr"
+/* Changes whenever the options given to mmdebstrap or tar2sqfs change, so that cached images
+ * made with the old options are not reused. */
+#define BUILDER_REVISION "2"
 /* Lines of tool output kept for the error message of a failed step. */
 #define OUTPUT_TAIL_LINES 4
 
@@ -316,6 +323,7 @@ int vp_build_recipe_digest(const vp_manifest *m, char ret_hex[65], vp_error *err
         SHA256Init(&ctx);
         hash_string(&ctx, "vmpack-recipe", "1");
         hash_string(&ctx, "version", VP_VERSION);
+        hash_string(&ctx, "builder", BUILDER_REVISION);
         hash_string(&ctx, "base", m->base);
         hash_string(&ctx, "recipe", text);
         if (m->containerfile) {
@@ -658,6 +666,7 @@ static int step_mmdebstrap(build *b, const vp_manifest *m, vp_error *err)
          * NOTE: only root mode has been tested; unshare mode also needs /etc/subuid entries. */
         if (strv_extend(&argv, "mmdebstrap") < 0 || strv_extend(&argv, "--verbose") < 0 ||
             strv_extend(&argv, "--variant=apt") < 0 || strv_extendf(&argv, "--include=%s", include) < 0 ||
+            (access(MERGED_USR_HOOKS, F_OK) == 0 && strv_extend(&argv, "--hook-dir=" MERGED_USR_HOOKS) < 0) ||
             strv_extend(&argv, hook) < 0 || strv_extend(&argv, suite) < 0 || strv_extend(&argv, target) < 0)
                 return vp_error_set(err, -ENOMEM, "out of memory");
 
