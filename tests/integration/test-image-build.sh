@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the bundled pdftotext recipe (or reuse it from the test store) and check the stored
 # image: listed by 'vmpack images', pdftotext inside, no shell (the recipe is hardened),
-# metadata for the runner, and a second build answered from the recipe cache.
+# metadata for the runner, and a second build served from the recipe cache.
 . "$(dirname "$0")/lib.sh"
 require_cmd mmdebstrap tar2sqfs rdsquashfs
 

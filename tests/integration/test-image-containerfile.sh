@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build a recipe from a Containerfile with podman. Its base image localhost/vmpack-base:bookworm
 # is made once with mmdebstrap and 'podman import' when podman lacks it, so no registry is
-# needed. A FROM image that podman does not have gives an error that says how to make it.
+# needed. A FROM image that podman does not have gives an error with the command that makes it.
 . "$(dirname "$0")/lib.sh"
 require_cmd tar2sqfs rdsquashfs mmdebstrap
 command -v podman >/dev/null 2>&1 || skip "podman is not installed, so Containerfile recipes cannot be built"

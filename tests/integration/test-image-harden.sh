@@ -1,8 +1,8 @@
 #!/bin/bash
-# libexec/harden on a small fake Debian root (no mirror, no VM): it removes the shells and
-# interpreters outside the app's dependency closure, with the symlinks that lead to them,
-# and keeps those the app needs, directly or through a virtual package (Provides), also
-# from held packages, but not through install-time-only dependencies such as debconf.
+# Run libexec/harden on a small fake Debian root (no mirror, no VM). It must remove the
+# shells and interpreters outside the app's dependency closure, with the symlinks that lead
+# to them. It must keep those the app needs directly, through a virtual package (Provides)
+# or through a held package, but not those needed only by install-time tools like debconf.
 . "$(dirname "$0")/lib.sh"
 harden="$VMPACK_SOURCE_ROOT/libexec/harden"
 [ -x "$harden" ] || fail "$harden is missing or not executable"

@@ -1,6 +1,7 @@
 #!/bin/bash
-# vmpack import: a small rootfs tar, plain and compressed with gzip, bzip2, xz and zstd and
-# from standard input, gives one image digest; non-tar input is rejected with a clear error.
+# vmpack import: a small rootfs tar gives one image digest whether it is plain, compressed
+# with gzip, bzip2, xz or zstd, or read from standard input. Input that is not a whole tar
+# archive is rejected with a clear error.
 . "$(dirname "$0")/lib.sh"
 require_cmd tar2sqfs rdsquashfs gzip bzip2 xz zstd
 export VMPACK_DATA_DIR="$TEST_TMP/store"
