@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Internals of vp_vm_run() shared by its three files: vmrun.c (setup, boot attempts,
+ * results), vmrun-child.c (the forked child that becomes QEMU) and vmrun-loop.c (the event
+ * loop between the host's streams and the guest's ports).
+ */
+#pragma once
+
+#include "guest-protocol.h"
+#include "vmrun.h"
+
+#include <sys/types.h>
+
+/* How long a TCG boot may take before the app starts. A vmlinux boot takes 2 to 3 s under
+ * TCG on a 2-core development machine; this leaves room for a loaded host. */
+#define VP_RUN_TCG_BOOT_TIMEOUT_S 120
+
+enum port_index {
+        PORT_AGENT,
+        PORT_STDIN,
+        PORT_STDOUT,
+        PORT_STDERR,
+        N_PORTS,
+};
+
+/* State shared by the attempts of one run. */
+typedef struct run_context {
+        const vp_run_options *options;
+        char *runtime_dir;
+        char *config_path;
+        char *console_path;
+        char *qmp_path;
+        char *qemu_log_path; /* QEMU's stderr */
+        char *staging_dir;
+        char *vmlinux;
+        char *initrd;
+        char *kernel_version;
+        char *qemu_version;
+        unsigned long tsc_khz;
+} run_context;
+
+typedef struct output_stream {
+        int fd;         /* our end of the port socket, -1 once closed */
+        int target_fd;  /* where the bytes go */
+        uint64_t bytes; /* received so far */
+        bool broken;    /* target_fd failed (e.g. EPIPE): keep counting, stop writing */
+} output_stream;
+
+typedef struct vm_attempt {
+        run_context *ctx;
+        vp_accel accel;
+        pid_t pid;
+        int pidfd;
+        int port_fds[N_PORTS];
+        int console_fd;
+
+        char agent_line[VP_AGENT_LINE_MAX];
+        size_t agent_len;
+        bool agent_overflow;
+
+        output_stream out[2];
+        char stdin_buffer[65536];
+        size_t stdin_len, stdin_off;
+        bool stdin_eof;
+        int stdin_half_closed_fd;
+
+        bool ready, exited, poweroff_sent, quit_sent, killed, terminate_sent;
+        uint64_t expected_out[2];
+        int status;
+        int signals;
+        int first_signal;
+        bool timed_out;
+        bool boot_timed_out;
+        char *guest_error;
+
+        int64_t start_ms, drain_deadline, poweroff_deadline, terminate_deadline, quit_deadline;
+} vm_attempt;
+
+/* Fork target: enter private namespaces, stage the shared files and exec QEMU. Reports a
+ * setup failure as text on error_fd; keep_fds are the port sockets QEMU inherits. */
+_noreturn_ void vp_run_exec_qemu(const run_context *ctx, char **argv, const int *keep_fds, size_t n_keep,
+                                 int error_fd);
+
+/* Run the event loop until QEMU exits; return QEMU's wait status. */
+int vp_run_event_loop(vm_attempt *a);
+
+int64_t vp_run_now_ms(void);
