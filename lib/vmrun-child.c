@@ -22,11 +22,13 @@ static int write_proc_file(const char *path, const char *text)
 
 /*
  * Enter a new user and mount namespace in which this process's uid and gid are
- * VP_RUN_GUEST_UID. Through 9p with security_model=none the guest sees owners as QEMU's
+ * VP_RUN_GUEST_UID. Through 9p with security_model=none the guest gets owners as QEMU's
  * stat(2) reports them, and the guest kernel checks mode bits against them. Mapping the
  * host user to the app's uid makes the user's own files appear owned by the app, so a
  * 0600 file is readable and a --rw file writable by it, while QEMU keeps exactly the host
  * user's access rights (no capabilities survive the exec, because the mapped uid is not 0).
+ * NOTE: a file owned by another host user appears owned by 65534 (the overflow uid), so
+ * the app gets only its "other" permission bits, and --rw on it fails in the guest.
  */
 static int enter_namespaces(char *error, size_t error_size)
 {

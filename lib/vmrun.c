@@ -307,7 +307,7 @@ static int start_qemu(run_context *ctx, vm_attempt *a, char **argv, int *qemu_fd
 }
 
 /*
- * Return why KVM failed this attempt, or NULL when the attempt says nothing about KVM.
+ * Return why KVM failed this attempt, or NULL when the attempt shows no KVM failure.
  * KVM failed when the watchdog fired, or when QEMU died naming KVM (a nested hypervisor
  * can reject -cpu host, e.g. "failed to set MSR"). Any other early death is reported as it
  * is, so a bad kernel does not mark KVM as broken.
