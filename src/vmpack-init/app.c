@@ -97,7 +97,7 @@ void init_setup_user(const init_config *c)
 
 /* Failure report from the child to init, through a pipe closed by a successful exec. */
 typedef struct child_failure {
-        int stage; /* 0 exec, 1 setup */
+        int stage; /* 0 exec, 1 setup, 2 exec found the file but not its interpreter */
         int error;
         char context[200]; /* the step that failed, or the program */
 } child_failure;
@@ -180,16 +180,25 @@ static const char *env_get(char **env, const char *name)
         return NULL;
 }
 
+/* execve(2) that tells a missing interpreter or dynamic loader, which also fails with
+ * ENOENT, from a missing program: the path goes to *found when the file exists. */
+static int exec_file(const char *path, char **argv, char **env, char *found, size_t found_size)
+{
+        execve(path, argv, env);
+        int error = errno;
+        if (error == ENOENT && access(path, F_OK) == 0)
+                snprintf(found, found_size, "%s", path);
+        return error;
+}
+
 /* execvp(3) with the app's PATH rather than init's, and without the shell fallback for
  * ENOEXEC. Returns the errno that decides 126 or 127. */
-static int exec_in_path(char **argv, char **env)
+static int exec_in_path(char **argv, char **env, char *found, size_t found_size)
 {
         const char *program = argv[0];
 
-        if (strchr(program, '/')) {
-                execve(program, argv, env);
-                return errno;
-        }
+        if (strchr(program, '/'))
+                return exec_file(program, argv, env, found, found_size);
 
         const char *path = env_get(env, "PATH");
         bool saw_eacces = false;
@@ -198,11 +207,11 @@ static int exec_in_path(char **argv, char **env)
                 size_t n = strcspn(p, ":");
                 char full[INIT_PATH_MAX];
                 if (snprintf(full, sizeof(full), "%.*s%s%s", (int) n, p, n ? "/" : "", program) < (int) sizeof(full)) {
-                        execve(full, argv, env);
-                        if (errno == EACCES)
+                        int error = exec_file(full, argv, env, found, found_size);
+                        if (error == EACCES)
                                 saw_eacces = true;
-                        else if (errno != ENOENT && errno != ENOTDIR)
-                                other = errno;
+                        else if (error != ENOENT && error != ENOTDIR)
+                                other = error;
                 }
                 p += n;
                 if (!*p)
@@ -237,7 +246,10 @@ _Noreturn static void start_child(const init_config *c, int report_fd, int stdou
         char **env = build_environment(c);
         if (!env)
                 child_fail(report_fd, 1, ENOMEM, "building the environment");
-        int error = exec_in_path(c->argv, env);
+        char found[INIT_PATH_MAX] = "";
+        int error = exec_in_path(c->argv, env, found, sizeof(found));
+        if (found[0])
+                child_fail(report_fd, 2, ENOENT, found);
         child_fail(report_fd, 0, error, c->argv[0]);
 }
 
@@ -267,6 +279,11 @@ static void check_exec(const init_config *c, int report_fd)
         if (f.stage == 1)
                 init_fail(VP_STATUS_VM_FAILURE, VP_REASON_USER, "starting %s as uid %u failed: %s: %s", c->argv[0],
                           (unsigned) c->uid, f.context, strerror(f.error));
+        if (f.stage == 2)
+                init_fail(VP_STATUS_NOT_EXECUTABLE, VP_REASON_NOT_EXECUTABLE,
+                          "app %s: %s exists, but its interpreter (#! line) or dynamic loader is missing from the "
+                          "image",
+                          c->argv[0], f.context);
         if (f.error == ENOENT || f.error == ENOTDIR)
                 init_fail(VP_STATUS_NOT_FOUND, VP_REASON_NOT_FOUND, "app %s: not found in the image (PATH %s)",
                           c->argv[0], app_search_path(c));

@@ -107,6 +107,17 @@ arg=/etc/passwd"
 expect_eq "not executable status" "$(event status)" 126
 expect_eq "not executable reason" "$(event reason)" app-not-executable
 
+mkdir -p "$TEST_TMP/scripts"
+printf '#!/no/such/interpreter\necho unreachable\n' >"$TEST_TMP/scripts/orphan"
+chmod +x "$TEST_TMP/scripts/orphan"
+boot nointerp "$BASE
+share=scripts:ro:/opt/scripts
+env=PATH=/usr/bin:/opt/scripts
+arg=orphan" --share "scripts:$TEST_TMP/scripts:ro"
+expect_eq "missing interpreter status" "$(event status)" 126
+expect_eq "missing interpreter message" "$(event message)" \
+        "app orphan: /opt/scripts/orphan exists, but its interpreter (#! line) or dynamic loader is missing from the image"
+
 say "invalid configuration, missing configuration, missing root device"
 boot badconfig "$BASE
 arg=/bin/true
