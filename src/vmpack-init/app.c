@@ -96,13 +96,19 @@ void init_setup_user(const init_config *c)
 }
 
 /* Failure report from the child to init, through a pipe closed by a successful exec. */
+typedef enum child_stage {
+        CHILD_STAGE_EXEC,        /* execve failed */
+        CHILD_STAGE_SETUP,       /* a step before execve failed */
+        CHILD_STAGE_INTERPRETER, /* the file exists but its interpreter or loader does not */
+} child_stage;
+
 typedef struct child_failure {
-        int stage; /* 0 exec, 1 setup, 2 exec found the file but not its interpreter */
+        child_stage stage;
         int error;
         char context[200]; /* the step that failed, or the program */
 } child_failure;
 
-_Noreturn static void child_fail(int report_fd, int stage, int error, const char *context)
+_Noreturn static void child_fail(int report_fd, child_stage stage, int error, const char *context)
 {
         child_failure f = { .stage = stage, .error = error };
 
@@ -125,23 +131,23 @@ static void drop_privileges(const init_config *c, int report_fd)
         /* The bounding set needs CAP_SETPCAP to shrink, so it goes before setuid. */
         for (int cap = 0; cap <= last_cap; cap++)
                 if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-                        child_fail(report_fd, 1, errno, "dropping the capability bounding set");
+                        child_fail(report_fd, CHILD_STAGE_SETUP, errno, "dropping the capability bounding set");
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-                child_fail(report_fd, 1, errno, "clearing ambient capabilities");
+                child_fail(report_fd, CHILD_STAGE_SETUP, errno, "clearing ambient capabilities");
 
         if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0)
-                child_fail(report_fd, 1, errno, "setting the group");
+                child_fail(report_fd, CHILD_STAGE_SETUP, errno, "setting the group");
         if (setresuid(c->uid, c->uid, c->uid) < 0)
-                child_fail(report_fd, 1, errno, "setting the user");
+                child_fail(report_fd, CHILD_STAGE_SETUP, errno, "setting the user");
 
         /* setresuid from root to a non-zero uid already clears the permitted and effective
          * sets. Clearing all three sets again also covers a process with SECBIT_KEEP_CAPS. */
         struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct data[2] = { 0 };
         if (syscall(SYS_capset, &header, data) < 0)
-                child_fail(report_fd, 1, errno, "clearing capabilities");
+                child_fail(report_fd, CHILD_STAGE_SETUP, errno, "clearing capabilities");
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                child_fail(report_fd, 1, errno, "setting no_new_privs");
+                child_fail(report_fd, CHILD_STAGE_SETUP, errno, "setting no_new_privs");
 }
 
 static char **build_environment(const init_config *c)
@@ -228,9 +234,9 @@ _Noreturn static void start_child(const init_config *c, int report_fd, int stdou
                                                       : open("/dev/null", O_RDONLY | O_CLOEXEC);
 
         if (setsid() < 0)
-                child_fail(report_fd, 1, errno, "setsid");
+                child_fail(report_fd, CHILD_STAGE_SETUP, errno, "setsid");
         if (dup2(stdin_fd, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0)
-                child_fail(report_fd, 1, errno, "connecting stdin, stdout and stderr");
+                child_fail(report_fd, CHILD_STAGE_SETUP, errno, "connecting stdin, stdout and stderr");
 
         /* PID 1 blocks these to read them through a signalfd, but the app starts with defaults. */
         sigset_t all;
@@ -240,17 +246,21 @@ _Noreturn static void start_child(const init_config *c, int report_fd, int stdou
                 signal(sig, SIG_DFL);
 
         drop_privileges(c, report_fd);
-        if (chdir(c->cwd) < 0)
-                child_fail(report_fd, 1, errno, c->cwd);
+        if (chdir(c->cwd) < 0) {
+                char context[INIT_PATH_MAX + 32];
+                int error = errno;
+                snprintf(context, sizeof(context), "working directory %s", c->cwd);
+                child_fail(report_fd, CHILD_STAGE_SETUP, error, context);
+        }
 
         char **env = build_environment(c);
         if (!env)
-                child_fail(report_fd, 1, ENOMEM, "building the environment");
+                child_fail(report_fd, CHILD_STAGE_SETUP, ENOMEM, "building the environment");
         char found[INIT_PATH_MAX] = "";
         int error = exec_in_path(c->argv, env, found, sizeof(found));
         if (found[0])
-                child_fail(report_fd, 2, ENOENT, found);
-        child_fail(report_fd, 0, error, c->argv[0]);
+                child_fail(report_fd, CHILD_STAGE_INTERPRETER, ENOENT, found);
+        child_fail(report_fd, CHILD_STAGE_EXEC, error, c->argv[0]);
 }
 
 /* The PATH the app was looked up in: a declared PATH, else the default. */
@@ -276,10 +286,10 @@ static void check_exec(const init_config *c, int report_fd)
                 return;
 
         f.context[sizeof(f.context) - 1] = '\0';
-        if (f.stage == 1)
+        if (f.stage == CHILD_STAGE_SETUP)
                 init_fail(VP_STATUS_VM_FAILURE, VP_REASON_USER, "starting %s as uid %u failed: %s: %s", c->argv[0],
                           (unsigned) c->uid, f.context, strerror(f.error));
-        if (f.stage == 2)
+        if (f.stage == CHILD_STAGE_INTERPRETER)
                 init_fail(VP_STATUS_NOT_EXECUTABLE, VP_REASON_NOT_EXECUTABLE,
                           "app %s: %s exists, but its interpreter (#! line) or dynamic loader is missing from the "
                           "image",
