@@ -39,7 +39,8 @@ int vp_exec_split(const char *exec, char ***ret_argv, vp_error *err)
                                 }
                         } else if (*s == '\\') {
                                 if (!s[1])
-                                        return vp_error_set(err, -EINVAL, "a backslash at the end of the line");
+                                        return vp_error_set(err, -EINVAL,
+                                                            "a backslash at the end of the line");
                                 word[len++] = s[1];
                                 s += 2;
                         } else {
@@ -80,8 +81,8 @@ static int expand_word(const char *arg, const char *file, char ***argv, vp_error
                                 memcpy(word + len, file, file_len);
                         len += file_len;
                 } else if (*s == 'F' || *s == 'U') {
-                        return vp_error_set(err, -EINVAL, "%%%c must be an argument on its own, found in '%s'", *s,
-                                            arg);
+                        return vp_error_set(err, -EINVAL,
+                                            "%%%c must be an argument on its own, found in '%s'", *s, arg);
                 } else if (*s == '\0') {
                         return vp_error_set(err, -EINVAL, "'%%' at the end of '%s'", arg);
                 } else {
@@ -123,7 +124,8 @@ int vp_exec_expand(char *const *argv, char *const *files, char ***ret_argv, vp_e
         if (!result)
                 return vp_error_set(err, -ENOMEM, "out of memory");
         if (single && n_files > 1)
-                return vp_error_set(err, -E2BIG, "the app takes one file (%%f or %%u in Exec) but %zu were given",
+                return vp_error_set(err, -E2BIG,
+                                    "the app takes one file (%%f or %%u in Exec) but %zu were given",
                                     n_files);
 
         for (size_t i = 0; argv[i]; i++) {
@@ -133,7 +135,7 @@ int vp_exec_expand(char *const *argv, char *const *files, char ***ret_argv, vp_e
                                         return vp_error_set(err, -ENOMEM, "out of memory");
                         continue;
                 }
-                /* The Desktop Entry Specification requires removing a file field code when there is no file. */
+                /* The Desktop Entry Specification requires removing a file field code without a file. */
                 if (n_files == 0 && (strcmp(argv[i], "%f") == 0 || strcmp(argv[i], "%u") == 0))
                         continue;
                 r = expand_word(argv[i], n_files > 0 ? files[0] : NULL, &result, err);

@@ -51,8 +51,8 @@ struct key_spec {
         const char *name;
         int (*parse)(parser *p, const key_spec *spec, const char *value);
         const char *valid;
-        size_t offset;                /* field in vp_manifest, for the generic parsers */
-        const char *const *choices;   /* for parse_choice */
+        size_t offset;              /* field in vp_manifest, for the generic parsers */
+        const char *const *choices; /* for parse_choice */
 };
 
 struct parser {
@@ -206,7 +206,8 @@ static int resolve_beside(parser *p, const key_spec *spec, const char *relative,
         struct stat st;
 
         if (relative[0] == '/')
-                return key_error(p, spec, "'%s' is an absolute path; name a file relative to the recipe directory %s",
+                return key_error(p, spec,
+                                 "'%s' is an absolute path; name a file relative to the recipe directory %s",
                                  shorten(relative, buf), directory);
         if (has_dotdot_component(relative))
                 return key_error(p, spec, "'%s' contains '..'; name a file inside the recipe directory %s",
@@ -269,17 +270,22 @@ static int check_field_codes(parser *p, const key_spec *spec, char *const *argv)
                         case 'F':
                         case 'U':
                                 if (strlen(argv[i]) != 2)
-                                        return key_error(p, spec, "%%%c must be an argument on its own, found in '%s'",
-                                                         s[1], argv[i]);
+                                        return key_error(
+                                                p, spec,
+                                                "%%%c must be an argument on its own, found in '%s'", s[1],
+                                                argv[i]);
                                 break;
                         case '\0':
-                                return key_error(p, spec, "'%%' at the end of '%s'; write %%%% for a literal percent sign",
-                                                 argv[i]);
+                                return key_error(
+                                        p, spec,
+                                        "'%%' at the end of '%s'; write %%%% for a literal percent sign",
+                                        argv[i]);
                         default:
                                 return key_error(p, spec, "unknown field code '%%%c'", s[1]);
                         }
                         if (i == 0)
-                                return key_error(p, spec, "the program name '%s' contains a field code", argv[0]);
+                                return key_error(p, spec, "the program name '%s' contains a field code",
+                                                 argv[0]);
                         n_file_codes++;
                 }
 
@@ -400,7 +406,8 @@ static int parse_files(parser *p, const key_spec *spec, const char *value)
                         return key_error(p, spec, "destination '%s' is not an absolute path",
                                          shorten(destination, buf));
                 if (has_dotdot_component(destination))
-                        return key_error(p, spec, "destination '%s' contains '..'", shorten(destination, buf));
+                        return key_error(p, spec, "destination '%s' contains '..'",
+                                         shorten(destination, buf));
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(p->m->files[j].destination, destination) == 0)
                                 return key_error(p, spec, "destination '%s' is listed twice",
@@ -469,7 +476,8 @@ static int parse_memory(parser *p, const key_spec *spec, const char *value)
 }
 
 static const char *const xdg_locations[] = {
-        "xdg-download", "xdg-documents", "xdg-desktop", "xdg-music", "xdg-pictures", "xdg-videos", "home", NULL,
+        "xdg-download", "xdg-documents", "xdg-desktop", "xdg-music", "xdg-pictures", "xdg-videos", "home",
+        NULL,
 };
 
 static int parse_filesystem(parser *p, const key_spec *spec, char *item, vp_fs_permission *ret)
@@ -490,7 +498,8 @@ static int parse_filesystem(parser *p, const key_spec *spec, char *item, vp_fs_p
                                 found = true;
                         }
                 if (!found)
-                        return key_error(p, spec, "unknown mode ':%s' in '%s'", shorten(colon + 1, buf), item);
+                        return key_error(p, spec, "unknown mode ':%s' in '%s'", shorten(colon + 1, buf),
+                                         item);
                 *colon = '\0';
         }
 
@@ -500,7 +509,8 @@ static int parse_filesystem(parser *p, const key_spec *spec, char *item, vp_fs_p
                 const char *rest = item[0] == '/' ? item + 1 : item + 2;
                 if (!*rest || strspn(rest, "/") == strlen(rest))
                         return key_error(p, spec, "'%s' would share the whole %s", item,
-                                         item[0] == '/' ? "host file system" : "home directory (write 'home')");
+                                         item[0] == '/' ? "host file system"
+                                                        : "home directory (write 'home')");
                 if (has_dotdot_component(item))
                         return key_error(p, spec, "'%s' contains '..'", shorten(item, buf));
         } else {
@@ -629,10 +639,12 @@ static const key_spec key_specs[_SECTION_MAX][MAX_KEYS + 1] = {
                                    offsetof(vp_manifest, display_name) },
                 [KEY_APP_SUMMARY] = { "Summary", parse_text, "text of at most 512 bytes",
                                       offsetof(vp_manifest, summary) },
-                [KEY_APP_ICON] = { "Icon", parse_icon, "an SVG or PNG file beside the recipe, e.g. Icon=app.svg" },
+                [KEY_APP_ICON] = { "Icon", parse_icon,
+                                   "an SVG or PNG file beside the recipe, e.g. Icon=app.svg" },
                 [KEY_APP_EXEC] = { "Exec", parse_exec,
-                                   "program and arguments separated by spaces, \"double quotes\" around an "
-                                   "argument with spaces, %f (one file), %F (all files), %u, %U, %% (a literal %)" },
+                                   "program and arguments separated by spaces, \"double quotes\" around "
+                                   "an argument with spaces, %f (one file), %F (all files), %u, %U, %% (a "
+                                   "literal %)" },
                 [KEY_APP_BASE] = { "Base", parse_base, "debian:<suite>, e.g. debian:bookworm" },
                 [KEY_APP_PACKAGES] = { "Packages", parse_packages,
                                        "Debian package names separated by ';', e.g. Packages=vlc;cage" },
@@ -641,26 +653,30 @@ static const key_spec key_specs[_SECTION_MAX][MAX_KEYS + 1] = {
                 [KEY_BUILD_CONTAINERFILE] = { "Containerfile", parse_containerfile,
                                               "a Containerfile or Dockerfile beside the recipe" },
                 [KEY_BUILD_FILES] = { "Files", parse_files,
-                                      "source:destination items separated by ';', source relative to the "
-                                      "recipe directory, destination absolute, e.g. Files=app.conf:/etc/app.conf" },
+                                      "source:destination items separated by ';', source relative to "
+                                      "the recipe directory, destination absolute, e.g. "
+                                      "Files=app.conf:/etc/app.conf" },
                 [KEY_BUILD_RUN] = { "Run", parse_run,
                                     "shell commands separated by ';', with \\; for a literal semicolon" },
                 [KEY_BUILD_HARDENED] = { "Hardened", parse_boolean, "true, false, yes, no, 1, 0" },
         },
         [SECTION_RESOURCES] = {
                 { "CPUs", parse_cpus, "a whole number from 1 to 64" },
-                { "Memory", parse_memory, "a size from 64M to 64G with a K, M or G suffix; a plain number is MiB" },
+                { "Memory", parse_memory,
+                  "a size from 64M to 64G with a K, M or G suffix; a plain number is MiB" },
         },
         [SECTION_PERMISSIONS] = {
                 { "filesystems", parse_filesystems,
                   "xdg-download, xdg-documents, xdg-desktop, xdg-music, xdg-pictures, xdg-videos, home, "
                   "~/path or /path, each optionally followed by :ro (the default), :rw or :create" },
-                { "network", parse_network, "none, uplink or a network VM name of 1 to 32 characters a-z, 0-9, -" },
+                { "network", parse_network,
+                  "none, uplink or a network VM name of 1 to 32 characters a-z, 0-9, -" },
                 { "clipboard", parse_choice, "none, on-request", PERMISSION(clipboard), clipboard_choices },
                 { "audio", parse_choice, "none, playback", PERMISSION(audio), audio_choices },
                 { "microphone", parse_choice, "none, on", PERMISSION(microphone), switch_choices },
                 { "camera", parse_choice, "none, on", PERMISSION(camera), switch_choices },
-                { "usb", parse_usb, "vendor:product USB IDs of 4 hex digits each, separated by ';', e.g. 046d:c52b" },
+                { "usb", parse_usb,
+                  "vendor:product USB IDs of 4 hex digits each, separated by ';', e.g. 046d:c52b" },
                 [KEY_PERMISSIONS_GPU] = { "gpu", parse_choice, "none, virgl", PERMISSION(gpu), gpu_choices },
                 [KEY_PERMISSIONS_DISPLAY] = { "display", parse_choice, "none, wayland", PERMISSION(display),
                                               display_choices },
@@ -685,8 +701,8 @@ static int unknown_key_error(parser *p, const char *key)
                         strcat(valid, ", ");
                 strcat(valid, specs[i].name);
                 if (strcasecmp(specs[i].name, key) == 0)
-                        snprintf(suggestion, sizeof(suggestion), "; keys are case-sensitive, did you mean '%s'?",
-                                 specs[i].name);
+                        snprintf(suggestion, sizeof(suggestion),
+                                 "; keys are case-sensitive, did you mean '%s'?", specs[i].name);
         }
         return line_error(p, p->line, "key '%s': unknown key in [%s]%s (valid: %s)", shorten(key, buf),
                           section_names[p->section], suggestion, valid);
@@ -713,8 +729,9 @@ static int check_text(parser *p, const char *line)
                 uint32_t min;
                 if (s[i] < 0x80) {
                         if ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
-                                return line_error(p, p->line, "invalid control character 0x%02x (a recipe is UTF-8 text)",
-                                                  s[i]);
+                                return line_error(
+                                        p, p->line,
+                                        "invalid control character 0x%02x (a recipe is UTF-8 text)", s[i]);
                         i++;
                         continue;
                 } else if ((s[i] & 0xe0) == 0xc0) {
@@ -724,7 +741,8 @@ static int check_text(parser *p, const char *line)
                 } else if ((s[i] & 0xf8) == 0xf0) {
                         extra = 3, min = 0x10000;
                 } else {
-                        return line_error(p, p->line, "invalid UTF-8 byte 0x%02x at column %zu", s[i], i + 1);
+                        return line_error(p, p->line, "invalid UTF-8 byte 0x%02x at column %zu", s[i],
+                                          i + 1);
                 }
 
                 uint32_t c = s[i] & (0x3f >> extra);
@@ -746,7 +764,8 @@ static int read_section_line(parser *p, char *line, char *out, int out_size)
         size_t n = strlen(line);
 
         if (line[n - 1] != ']')
-                return line_error(p, p->line, "section header '%s' does not end with ']'", shorten(line, buf));
+                return line_error(p, p->line, "section header '%s' does not end with ']'",
+                                  shorten(line, buf));
         line[n - 1] = '\0';
         const char *name = line + 1;
 
@@ -761,7 +780,8 @@ static int read_section_line(parser *p, char *line, char *out, int out_size)
                 snprintf(out, out_size, "[%s]\n", name);
                 return 0;
         }
-        return line_error(p, p->line, "unknown section '[%s]' (valid: " SECTIONS_VALID ")", shorten(name, buf));
+        return line_error(p, p->line, "unknown section '[%s]' (valid: " SECTIONS_VALID ")",
+                          shorten(name, buf));
 }
 
 static int read_key_line(parser *p, char *line, char *out, int out_size)
@@ -770,7 +790,8 @@ static int read_key_line(parser *p, char *line, char *out, int out_size)
         char *equals = strchr(line, '=');
 
         if (!equals)
-                return line_error(p, p->line, "expected Key=value, [Section] or a comment starting with '#', found '%s'",
+                return line_error(p, p->line,
+                                  "expected Key=value, [Section] or a comment starting with '#', found '%s'",
                                   shorten(line, buf));
         *equals = '\0';
         const char *key = strip(line);
@@ -779,8 +800,9 @@ static int read_key_line(parser *p, char *line, char *out, int out_size)
         if (!*key)
                 return line_error(p, p->line, "missing key name before '='");
         if (p->section == SECTION_NONE)
-                return line_error(p, p->line, "key '%s': outside a section (valid: put it under [App], [Build], "
-                                              "[Resources] or [Permissions])",
+                return line_error(p, p->line,
+                                  "key '%s': outside a section (valid: put it under [App], [Build], "
+                                  "[Resources] or [Permissions])",
                                   shorten(key, buf));
         if (find_key(p->section, key) < 0)
                 return unknown_key_error(p, key);
@@ -888,13 +910,15 @@ static int check_complete(parser *p)
                                   "either [App] Packages or [Build] Containerfile)",
                                   packages_line);
         if (base_line > 0 && containerfile_line > 0)
-                return line_error(p, base_line,
-                                  "key 'Base': not used with the Containerfile on line %u (valid: remove Base; "
-                                  "the Containerfile's FROM line names the base image)",
-                                  containerfile_line);
+                return line_error(
+                        p, base_line,
+                        "key 'Base': not used with the Containerfile on line %u (valid: remove Base; "
+                        "the Containerfile's FROM line names the base image)",
+                        containerfile_line);
         if (gpu_line > 0 && strcmp(m->permissions.gpu, "virgl") == 0 &&
             !(m->permissions.display && strcmp(m->permissions.display, "wayland") == 0))
-                return line_error(p, gpu_line, "key 'gpu': virgl needs a display (valid: add display=wayland)");
+                return line_error(p, gpu_line,
+                                  "key 'gpu': virgl needs a display (valid: add display=wayland)");
 
         if (!m->base) {
                 m->base = strdup(DEFAULT_BASE);
@@ -926,7 +950,8 @@ static int init_location(vp_manifest *m, const char *filename, vp_error *err)
         const char *base = slash ? slash + 1 : filename;
 
         if (!vp_str_endswith(base, RECIPE_SUFFIX))
-                return vp_error_set(err, -EINVAL, "%s: the recipe file name must end in " RECIPE_SUFFIX, filename);
+                return vp_error_set(err, -EINVAL, "%s: the recipe file name must end in " RECIPE_SUFFIX,
+                                    filename);
         stem = strndup(base, strlen(base) - strlen(RECIPE_SUFFIX));
         if (!stem)
                 return vp_error_set(err, -ENOMEM, "out of memory");
@@ -947,8 +972,8 @@ static int init_location(vp_manifest *m, const char *filename, vp_error *err)
 
         m->directory = realpath(directory, NULL);
         if (!m->directory)
-                return vp_error_set_errno(err, -errno, "%s: cannot resolve the recipe directory %s", filename,
-                                          directory);
+                return vp_error_set_errno(err, -errno, "%s: cannot resolve the recipe directory %s",
+                                          filename, directory);
         m->path = vp_strdup_printf("%s/%s", strcmp(m->directory, "/") == 0 ? "" : m->directory, base);
         if (!m->path)
                 return vp_error_set(err, -ENOMEM, "out of memory");
@@ -1028,11 +1053,13 @@ int vp_manifest_load(const char *path, vp_manifest **ret, vp_error *err)
 
         r = vp_read_file(filename, RECIPE_MAX_SIZE, &text, &size, err);
         if (r == -EFBIG)
-                return vp_error_set(err, r, "%s: the recipe is larger than %d bytes", filename, RECIPE_MAX_SIZE);
+                return vp_error_set(err, r, "%s: the recipe is larger than %d bytes", filename,
+                                    RECIPE_MAX_SIZE);
         if (r < 0)
                 return vp_error_prefix(err, "recipe");
         if (memchr(text, '\0', size))
-                return vp_error_set(err, -EINVAL, "%s: contains a NUL byte (a recipe is UTF-8 text)", filename);
+                return vp_error_set(err, -EINVAL, "%s: contains a NUL byte (a recipe is UTF-8 text)",
+                                    filename);
 
         return vp_manifest_parse(filename, text, ret, err);
 }

@@ -73,7 +73,8 @@ static void print_summary(const vp_manifest *m)
                 print_list("packages:", m->packages);
         }
         for (size_t i = 0; i < m->n_files; i++)
-                printf("%-14s %s -> %s\n", i == 0 ? "files:" : "", m->files[i].source, m->files[i].destination);
+                printf("%-14s %s -> %s\n", i == 0 ? "files:" : "", m->files[i].source,
+                       m->files[i].destination);
         STRV_FOREACH(command, m->run)
                 printf("%-14s %s\n", command == m->run ? "run:" : "", *command);
         printf("%-14s %s\n", "hardened:", m->hardened ? "yes" : "no");
@@ -101,13 +102,15 @@ int verb_check(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        vp_log_error("check: unknown option '%s' (run 'vmpack check --help')", argv[optind - 1]);
+                        vp_log_error("check: unknown option '%s' (run 'vmpack check --help')",
+                                     argv[optind - 1]);
                         return 2;
                 }
         }
         if (argc - optind != 1) {
-                vp_log_error("check: expected one RECIPE (a recipe directory or .vmpack file), got %d arguments",
-                             argc - optind);
+                vp_log_error(
+                        "check: expected one RECIPE (a recipe directory or .vmpack file), got %d arguments",
+                        argc - optind);
                 return 2;
         }
 

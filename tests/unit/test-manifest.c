@@ -81,34 +81,34 @@ static void assert_parse_error_named(const char *name, const char *text, const c
 
 static void recipe_every_key(void **state)
 {
-        _cleanup_manifest_ vp_manifest *m = parse_good(
-                "# A recipe that sets every key.\n"
-                "[App]\n"
-                "Name=PDF to text\n"
-                "Summary=Print the text of a PDF; nothing else\n"
-                "Icon=app.svg\n"
-                "Exec=app --open \"%f\" -\n"
-                "Base=debian:trixie\n"
-                "Packages=poppler-utils; cage;xwayland;\n"
-                "\n"
-                "[Build]\n"
-                "Files=app.conf:/etc/app.conf;share:/usr/share/app\n"
-                "Run=echo one \\; echo two;rm -f /etc/motd\n"
-                "Hardened=yes\n"
-                "[Resources]\n"
-                "CPUs=2\n"
-                "Memory=512M\n"
-                "; another comment\n"
-                "[Permissions]\n"
-                "filesystems=xdg-download:rw;~/Notes:create;/srv/data;home:ro\n"
-                "network=uplink\n"
-                "clipboard=on-request\n"
-                "audio=playback\n"
-                "microphone=on\n"
-                "camera=none\n"
-                "usb=046D:c52b;1d6b:0002\n"
-                "gpu=virgl\n"
-                "display=wayland\n");
+        _cleanup_manifest_ vp_manifest *m =
+                parse_good("# A recipe that sets every key.\n"
+                           "[App]\n"
+                           "Name=PDF to text\n"
+                           "Summary=Print the text of a PDF; nothing else\n"
+                           "Icon=app.svg\n"
+                           "Exec=app --open \"%f\" -\n"
+                           "Base=debian:trixie\n"
+                           "Packages=poppler-utils; cage;xwayland;\n"
+                           "\n"
+                           "[Build]\n"
+                           "Files=app.conf:/etc/app.conf;share:/usr/share/app\n"
+                           "Run=echo one \\; echo two;rm -f /etc/motd\n"
+                           "Hardened=yes\n"
+                           "[Resources]\n"
+                           "CPUs=2\n"
+                           "Memory=512M\n"
+                           "; another comment\n"
+                           "[Permissions]\n"
+                           "filesystems=xdg-download:rw;~/Notes:create;/srv/data;home:ro\n"
+                           "network=uplink\n"
+                           "clipboard=on-request\n"
+                           "audio=playback\n"
+                           "microphone=on\n"
+                           "camera=none\n"
+                           "usb=046D:c52b;1d6b:0002\n"
+                           "gpu=virgl\n"
+                           "display=wayland\n");
         _cleanup_free_ char *icon = vp_strdup_printf("%s/app.svg", directory);
         _cleanup_free_ char *conf = vp_strdup_printf("%s/app.conf", directory);
         _cleanup_free_ char *share = vp_strdup_printf("%s/share", directory);
@@ -183,7 +183,8 @@ static void recipe_defaults(void **state)
 
 static void recipe_containerfile(void **state)
 {
-        _cleanup_manifest_ vp_manifest *m = parse_good("[App]\nExec=xterm\n[Build]\nContainerfile=Containerfile\n");
+        _cleanup_manifest_ vp_manifest *m =
+                parse_good("[App]\nExec=xterm\n[Build]\nContainerfile=Containerfile\n");
         _cleanup_free_ char *containerfile = vp_strdup_printf("%s/Containerfile", directory);
 
         assert_string_equal(m->containerfile, containerfile);
@@ -233,7 +234,8 @@ static const struct error_case error_cases[] = {
         { "duplicate key", "[App]\nExec=a\nPackages=hello\n\nExec=b\n",
           "5: key 'Exec': duplicate key in [App] (first at line 2)" },
         { "key outside section", "Exec=app\n[App]\n",
-          "1: key 'Exec': outside a section (valid: put it under [App], [Build], [Resources] or [Permissions])" },
+          "1: key 'Exec': outside a section (valid: put it under [App], [Build], [Resources] or "
+          "[Permissions])" },
         { "line without equals", MINIMAL "Packages hello\n",
           "4: expected Key=value, [Section] or a comment starting with '#', found 'Packages hello'" },
         { "missing key name", MINIMAL "=x\n", "4: missing key name before '='" },
@@ -248,18 +250,19 @@ static const struct error_case error_cases[] = {
         { "missing app section", "[Resources]\nCPUs=1\n",
           "1: key 'Exec': missing in [App] (valid: the command that starts the app, e.g. Exec=app %f)" },
         { "missing packages", "\n[App]\nExec=app\n",
-          "2: key 'Packages': missing (valid: Debian packages in [App] Packages, or a Containerfile in [Build] "
-          "Containerfile)" },
-        { "packages and containerfile", MINIMAL "[Build]\nContainerfile=Containerfile\n",
-          "5: key 'Containerfile': cannot be combined with Packages on line 3 (valid: either [App] Packages or "
+          "2: key 'Packages': missing (valid: Debian packages in [App] Packages, or a Containerfile in "
           "[Build] Containerfile)" },
-        { "base with containerfile", "[App]\nExec=a\nBase=debian:sid\n[Build]\nContainerfile=Containerfile\n",
-          "3: key 'Base': not used with the Containerfile on line 5 (valid: remove Base; the Containerfile's "
-          "FROM line names the base image)" },
+        { "packages and containerfile", MINIMAL "[Build]\nContainerfile=Containerfile\n",
+          "5: key 'Containerfile': cannot be combined with Packages on line 3 (valid: either [App] Packages "
+          "or [Build] Containerfile)" },
+        { "base with containerfile",
+          "[App]\nExec=a\nBase=debian:sid\n[Build]\nContainerfile=Containerfile\n",
+          "3: key 'Base': not used with the Containerfile on line 5 (valid: remove Base; the "
+          "Containerfile's FROM line names the base image)" },
 
         /* [App] values */
-        { "empty name", MINIMAL "Name=\n", "4: key 'Name': empty value (valid: text of at most 512 bytes, e.g. "
-                                           "Name=PDF to text)" },
+        { "empty name", MINIMAL "Name=\n",
+          "4: key 'Name': empty value (valid: text of at most 512 bytes, e.g. Name=PDF to text)" },
         { "invalid base", MINIMAL "Base=ubuntu:jammy\n",
           "4: key 'Base': invalid base 'ubuntu:jammy' (valid: debian:<suite>, e.g. debian:bookworm)" },
         { "invalid suite", MINIMAL "Base=debian:Bookworm\n",
@@ -274,17 +277,17 @@ static const struct error_case error_cases[] = {
           "3: key 'Packages': empty list (valid: Debian package names separated by ';', e.g. "
           "Packages=vlc;cage)" },
         { "icon missing", MINIMAL "Icon=nothere.svg\n",
-          "4: key 'Icon': 'nothere.svg' not found in the recipe directory %D (valid: an SVG or PNG file beside "
-          "the recipe, e.g. Icon=app.svg)" },
+          "4: key 'Icon': 'nothere.svg' not found in the recipe directory %D (valid: an SVG or PNG file "
+          "beside the recipe, e.g. Icon=app.svg)" },
         { "icon absolute", MINIMAL "Icon=/usr/share/icons/a.svg\n",
           "4: key 'Icon': '/usr/share/icons/a.svg' is an absolute path; name a file relative to the recipe "
           "directory %D (valid: an SVG or PNG file beside the recipe, e.g. Icon=app.svg)" },
         { "icon dotdot", MINIMAL "Icon=../app.svg\n",
-          "4: key 'Icon': '../app.svg' contains '..'; name a file inside the recipe directory %D (valid: an SVG "
-          "or PNG file beside the recipe, e.g. Icon=app.svg)" },
+          "4: key 'Icon': '../app.svg' contains '..'; name a file inside the recipe directory %D (valid: an "
+          "SVG or PNG file beside the recipe, e.g. Icon=app.svg)" },
         { "icon symlink outside", MINIMAL "Icon=outside\n",
-          "4: key 'Icon': 'outside' leads to /etc/hostname, outside the recipe directory %D (valid: an SVG or "
-          "PNG file beside the recipe, e.g. Icon=app.svg)" },
+          "4: key 'Icon': 'outside' leads to /etc/hostname, outside the recipe directory %D (valid: an SVG "
+          "or PNG file beside the recipe, e.g. Icon=app.svg)" },
         { "icon is directory", MINIMAL "Icon=share\n",
           "4: key 'Icon': 'share' is not a regular file (valid: an SVG or PNG file beside the recipe, e.g. "
           "Icon=app.svg)" },
@@ -322,10 +325,11 @@ static const struct error_case error_cases[] = {
         { "files duplicate destination", MINIMAL "[Build]\nFiles=app.conf:/a;share:/a\n",
           "5: key 'Files': destination '/a' is listed twice (valid: %B)" },
         { "containerfile missing", "[App]\nExec=a\n[Build]\nContainerfile=Dockerfile\n",
-          "4: key 'Containerfile': 'Dockerfile' not found in the recipe directory %D (valid: a Containerfile or "
-          "Dockerfile beside the recipe)" },
+          "4: key 'Containerfile': 'Dockerfile' not found in the recipe directory %D (valid: a "
+          "Containerfile or Dockerfile beside the recipe)" },
         { "run empty", MINIMAL "[Build]\nRun=;\n",
-          "5: key 'Run': empty list (valid: shell commands separated by ';', with \\; for a literal semicolon)" },
+          "5: key 'Run': empty list (valid: shell commands separated by ';', with \\; for a literal "
+          "semicolon)" },
         { "hardened invalid", MINIMAL "[Build]\nHardened=maybe\n",
           "5: key 'Hardened': invalid boolean 'maybe' (valid: true, false, yes, no, 1, 0)" },
 
@@ -391,13 +395,15 @@ static char *expand_expected(const char *template)
                 char code;
                 const char *text;
         } texts[] = {
-                { 'X', "program and arguments separated by spaces, \"double quotes\" around an argument with "
-                       "spaces, %f (one file), %F (all files), %u, %U, %% (a literal %)" },
+                { 'X',
+                  "program and arguments separated by spaces, \"double quotes\" around an argument with "
+                  "spaces, %f (one file), %F (all files), %u, %U, %% (a literal %)" },
                 { 'B', "source:destination items separated by ';', source relative to the recipe directory, "
                        "destination absolute, e.g. Files=app.conf:/etc/app.conf" },
                 { 'M', "a size from 64M to 64G with a K, M or G suffix; a plain number is MiB" },
-                { 'P', "xdg-download, xdg-documents, xdg-desktop, xdg-music, xdg-pictures, xdg-videos, home, "
-                       "~/path or /path, each optionally followed by :ro (the default), :rw or :create" },
+                { 'P',
+                  "xdg-download, xdg-documents, xdg-desktop, xdg-music, xdg-pictures, xdg-videos, home, "
+                  "~/path or /path, each optionally followed by :ro (the default), :rw or :create" },
                 { 'Y', "vendor:product USB IDs of 4 hex digits each, separated by ';', e.g. 046d:c52b" },
         };
         char resolved[4096], *out = calloc(1, 8192);
@@ -433,8 +439,9 @@ static void error_table(void **state)
 static void error_first_wins(void **state)
 {
         /* Parsing stops at the first error; the later unknown section is not reported. */
-        assert_parse_error("[App]\nExec=a\nCPUs=2\n[Nope]\n",
-                           "3: key 'CPUs': unknown key in [App] (valid: Name, Summary, Icon, Exec, Base, Packages)");
+        assert_parse_error(
+                "[App]\nExec=a\nCPUs=2\n[Nope]\n",
+                "3: key 'CPUs': unknown key in [App] (valid: Name, Summary, Icon, Exec, Base, Packages)");
 }
 
 static void line_too_long(void **state)
@@ -543,11 +550,12 @@ static void exec_split_quoting(void **state)
 {
         _cleanup_strv_free_ char **argv = NULL;
 
-        assert_int_equal(vp_exec_split("  vlc  --one\t\"two words\" a\"b c\"d \"q\\\"\\$\\`\\\\\\x\" e\\ f \"\" ",
-                                       &argv, NULL),
-                         0);
-        assert_argv(argv, (const char *const[]){ "vlc", "--one", "two words", "ab cd", "q\"$`\\\\x", "e f", "",
-                                                 NULL });
+        assert_int_equal(
+                vp_exec_split("  vlc  --one\t\"two words\" a\"b c\"d \"q\\\"\\$\\`\\\\\\x\" e\\ f \"\" ",
+                              &argv, NULL),
+                0);
+        assert_argv(argv, (const char *const[]){ "vlc", "--one", "two words", "ab cd", "q\"$`\\\\x", "e f",
+                                                 "", NULL });
 }
 
 static void exec_split_errors(void **state)
@@ -581,15 +589,18 @@ static void exec_expand_placeholders(void **state)
         expand("pdftotext -layout %f -", one,
                (const char *const[]){ "pdftotext", "-layout", "/run/vmpack/files/1/a b.pdf", "-", NULL });
         expand("vlc %F", two, (const char *const[]){ "vlc", "/f/1/x.mp4", "/f/2/y.mp4", NULL });
-        expand("vlc --x %U --y", two, (const char *const[]){ "vlc", "--x", "/f/1/x.mp4", "/f/2/y.mp4", "--y", NULL });
+        expand("vlc --x %U --y", two,
+               (const char *const[]){ "vlc", "--x", "/f/1/x.mp4", "/f/2/y.mp4", "--y", NULL });
         expand("vlc %F", none, (const char *const[]){ "vlc", NULL });
         expand("app %f", none, (const char *const[]){ "app", NULL });
-        expand("app --file=%u", one, (const char *const[]){ "app", "--file=/run/vmpack/files/1/a b.pdf", NULL });
+        expand("app --file=%u", one,
+               (const char *const[]){ "app", "--file=/run/vmpack/files/1/a b.pdf", NULL });
         expand("app --file=%f", none, (const char *const[]){ "app", "--file=", NULL });
         /* %%f is a literal "%f", not a placeholder, so the file is appended. */
         expand("printf 100%% \"%%f\"", one,
                (const char *const[]){ "printf", "100%", "%f", "/run/vmpack/files/1/a b.pdf", NULL });
-        expand("printf 100%%", two, (const char *const[]){ "printf", "100%", "/f/1/x.mp4", "/f/2/y.mp4", NULL });
+        expand("printf 100%%", two,
+               (const char *const[]){ "printf", "100%", "/f/1/x.mp4", "/f/2/y.mp4", NULL });
         expand("cat", one, (const char *const[]){ "cat", "/run/vmpack/files/1/a b.pdf", NULL });
         expand("cat", none, (const char *const[]){ "cat", NULL });
 }
