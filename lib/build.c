@@ -716,17 +716,10 @@ static int containerfile_bases(const char *path, char ***ret, vp_error *err)
 
 static const char *container_engine(void)
 {
-        static const char *const engines[] = { "podman", "docker" };
-        const char *path = getenv("PATH");
-
-        for (size_t i = 0; i < ELEMENTSOF(engines); i++) {
-                _cleanup_free_ char *copy = strdup(path ? path : "/usr/bin:/bin");
-                for (char *dir = copy ? strtok(copy, ":") : NULL; dir; dir = strtok(NULL, ":")) {
-                        _cleanup_free_ char *candidate = vp_strdup_printf("%s/%s", dir, engines[i]);
-                        if (candidate && access(candidate, X_OK) == 0)
-                                return engines[i];
-                }
-        }
+        if (vp_spawn_program_exists("podman"))
+                return "podman";
+        if (vp_spawn_program_exists("docker"))
+                return "docker";
         return NULL;
 }
 

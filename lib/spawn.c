@@ -55,6 +55,24 @@ static char **merge_environment(char *const *extra)
         return TAKE_PTR(env);
 }
 
+bool vp_spawn_program_exists(const char *program)
+{
+        if (strchr(program, '/'))
+                return access(program, X_OK) == 0;
+
+        const char *path = getenv("PATH");
+        _cleanup_free_ char *copy = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+        if (!copy)
+                return true; /* let posix_spawnp() decide */
+        char *saveptr = NULL;
+        for (char *dir = strtok_r(copy, ":", &saveptr); dir; dir = strtok_r(NULL, ":", &saveptr)) {
+                _cleanup_free_ char *candidate = vp_strdup_printf("%s/%s", dir, program);
+                if (!candidate || access(candidate, X_OK) == 0)
+                        return true;
+        }
+        return false;
+}
+
 int vp_spawn_start(char *const *argv, const vp_spawn_options *opts, vp_child *ret, vp_error *err)
 {
         static const vp_spawn_options defaults = VP_SPAWN_OPTIONS_INIT;
@@ -73,6 +91,11 @@ int vp_spawn_start(char *const *argv, const vp_spawn_options *opts, vp_child *re
         if (cancel_signal)
                 return vp_error_set(err, -EINTR, "%s: not started, interrupted by signal %d", argv[0],
                                     (int) cancel_signal);
+
+        /* Look the program up here: posix_spawnp() reports a missing program only where the C
+         * library can pass the exec error back (glibc can, valgrind's emulation cannot). */
+        if (!vp_spawn_program_exists(argv[0]))
+                return vp_error_set(err, -ENOENT, "%s: command not found (scripts/setup installs it)", argv[0]);
 
         env = merge_environment(opts->extra_env);
         if (!env)

@@ -54,6 +54,10 @@ int vp_spawn_run(char *const *argv, const vp_spawn_options *opts, vp_spawn_resul
  * exited with status 0. */
 int vp_spawn_check(char *const *argv, const vp_spawn_options *opts, vp_error *err);
 
+/* True when program contains a slash and is executable, or an executable of that name is in
+ * a directory of $PATH. */
+bool vp_spawn_program_exists(const char *program);
+
 /* Format a result as "exit status N" or "killed by signal N (NAME)". */
 void vp_spawn_result_describe(const vp_spawn_result *result, char *buf, size_t size);
 
