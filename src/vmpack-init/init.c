@@ -104,8 +104,7 @@ int main(void)
         init_switch_root();
         init_mount_data(&config);
         init_mount_shares(&config);
-        if (sethostname(config.hostname, strlen(config.hostname)) < 0)
-                init_log("setting hostname %s failed: %m", config.hostname);
+        init_set_hostname(&config);
         init_network(&config);
         init_setup_user(&config);
 

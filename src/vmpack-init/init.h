@@ -109,6 +109,7 @@ int init_mkdir_p(const char *path, mode_t mode);
 int init_wait_for_path(const char *path, int timeout_ms);
 
 /* net.c */
+void init_set_hostname(const init_config *c);
 void init_network(const init_config *c);
 
 /* app.c */

@@ -92,6 +92,47 @@ static void configure_eth0(int sock, const init_config *c)
                        c->net_gateway[0] ? c->net_gateway : "none", c->net_dns[0] ? c->net_dns : "none");
 }
 
+/* Whether /etc/hosts has a line naming name after its address. */
+static bool hosts_has_name(const char *name)
+{
+        char line[1024];
+        bool found = false;
+        FILE *f = fopen("/etc/hosts", "re");
+
+        if (!f)
+                return false;
+        while (!found && fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "#")] = '\0';
+                char *save = NULL, *token = strtok_r(line, " \t\n", &save);
+                while (token && !found) {
+                        token = strtok_r(NULL, " \t\n", &save);
+                        found = token && strcmp(token, name) == 0;
+                }
+        }
+        fclose(f);
+        return found;
+}
+
+/* Set the hostname and make it resolve to a loopback address, as Debian's installer does
+ * with 127.0.1.1, because programs that look up their own hostname otherwise wait for DNS. */
+void init_set_hostname(const init_config *c)
+{
+        char line[128];
+
+        if (sethostname(c->hostname, strlen(c->hostname)) < 0)
+                init_log("setting hostname %s failed: %m", c->hostname);
+        if (init_mkdir_p("/etc", 0755) < 0 || hosts_has_name(c->hostname))
+                return;
+
+        int fd = open("/etc/hosts", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        int n = snprintf(line, sizeof(line), "%s127.0.1.1\t%s\n", hosts_has_name("localhost") ? "" :
+                         "127.0.0.1\tlocalhost\n", c->hostname);
+        if (fd < 0 || write(fd, line, (size_t) n) != n)
+                init_log("adding %s to /etc/hosts failed: %m", c->hostname);
+        if (fd >= 0)
+                close(fd);
+}
+
 void init_network(const init_config *c)
 {
         int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -60,7 +60,7 @@ boot basic "$BASE
 hostname=guest-one
 arg=/bin/sh
 arg=-c
-arg=echo \"host \$(hostname) uid \$(id -u) \$(id -un)\"; grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs)' /proc/self/status | tr -d '[:blank:]'; echo net \$(ls /sys/class/net); echo to-stderr >&2; exit 3"
+arg=echo \"host \$(hostname) uid \$(id -u) \$(id -un)\"; grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs)' /proc/self/status | tr -d '[:blank:]'; echo net \$(ls /sys/class/net); echo resolve \$(getent hosts guest-one); echo to-stderr >&2; exit 3"
 expect_eq "events" "$(python3 -c 'import json, sys; print(" ".join(json.loads(l)["event"] for l in sys.stdin))' <"$R/events")" "ready exit"
 expect_eq "exit status" "$(event status)" 3
 expect_eq "stdout byte count" "$(event stdout_bytes)" "$(stat -c %s "$R/stdout")"
@@ -71,6 +71,7 @@ for cap in CapInh CapPrm CapEff CapBnd CapAmb; do
 done
 expect_eq "no_new_privs" "$(grep '^NoNewPrivs' "$R/stdout")" "NoNewPrivs:1"
 expect_eq "only lo without a NIC" "$(grep '^net' "$R/stdout")" "net lo"
+expect_eq "hostname resolves" "$(grep '^resolve' "$R/stdout")" "resolve 127.0.1.1 guest-one"
 expect_eq "QEMU exit status" "$(cat "$R/status")" 0
 
 say "stdin until end of file; q35 machine"
@@ -117,6 +118,13 @@ arg=orphan" --share "scripts:$TEST_TMP/scripts:ro"
 expect_eq "missing interpreter status" "$(event status)" 126
 expect_eq "missing interpreter message" "$(event message)" \
         "app orphan: /opt/scripts/orphan exists, but its interpreter (#! line) or dynamic loader is missing from the image"
+
+boot nocwd "$BASE
+cwd=/no/such/dir
+arg=/bin/true"
+expect_eq "missing working directory reason" "$(event reason)" user
+expect_eq "missing working directory message" "$(event message)" \
+        "starting /bin/true as uid 1000 failed: working directory /no/such/dir: No such file or directory"
 
 say "invalid configuration, missing configuration, missing root device"
 boot badconfig "$BASE
