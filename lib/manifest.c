@@ -311,6 +311,9 @@ static int parse_exec(parser *p, const key_spec *spec, const char *value)
                 return key_error(p, spec, "empty command");
         if (!argv[0][0])
                 return key_error(p, spec, "empty program name");
+        /* The Desktop Entry Specification forbids '=' in the program name. */
+        if (strchr(argv[0], '='))
+                return key_error(p, spec, "the program name '%s' contains '='", argv[0]);
         r = check_field_codes(p, spec, argv);
         if (r < 0)
                 return r;

@@ -310,6 +310,8 @@ static const struct error_case error_cases[] = {
           "3: key 'Exec': '%' at the end of '50%'; write %% for a literal percent sign (valid: %X)" },
         { "exec empty program", "[App]\nPackages=a1\nExec=\"\" x\n",
           "3: key 'Exec': empty program name (valid: %X)" },
+        { "exec environment assignment", "[App]\nPackages=a1\nExec=LANG=C app\n",
+          "3: key 'Exec': the program name 'LANG=C' contains '=' (valid: %X)" },
 
         /* [Build] */
         { "files without destination", MINIMAL "[Build]\nFiles=app.conf\n",
