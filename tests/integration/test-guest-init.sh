@@ -74,6 +74,16 @@ expect_eq "only lo without a NIC" "$(grep '^net' "$R/stdout")" "net lo"
 expect_eq "hostname resolves" "$(grep '^resolve' "$R/stdout")" "resolve 127.0.1.1 guest-one"
 expect_eq "QEMU exit status" "$(cat "$R/status")" 0
 
+say "megabytes of output arrive complete and counted"
+boot bulk "$BASE
+arg=/bin/sh
+arg=-c
+arg=head -c 8000000 /dev/zero | tr '\\\\000' a; head -c 3000000 /dev/zero | tr '\\\\000' b >&2"
+expect_eq "bulk stdout count" "$(event stdout_bytes)" 8000000
+expect_eq "bulk stderr count" "$(event stderr_bytes)" 3000000
+expect_eq "bulk stdout content" "$(tr -d a <"$R/stdout" | wc -c) $(stat -c %s "$R/stdout")" "0 8000000"
+expect_eq "bulk stderr content" "$(tr -d b <"$R/stderr" | wc -c) $(stat -c %s "$R/stderr")" "0 3000000"
+
 say "stdin until end of file; q35 machine"
 boot stdin "$BASE
 arg=cat" --stdin "line one
