@@ -21,15 +21,18 @@ static void print_help(FILE *out)
         fputs("Usage: vmpack run [OPTIONS] IMAGE [ARGS | FILES ...]\n"
               "\n"
               "Run an app image in a disposable VM and return the app's exit status.\n"
-              "IMAGE is an image name or digest from the store, or a path to a squashfs file.\n"
+              "IMAGE is an image name or digest from the store, or a path to a squashfs file\n"
+              "(which has no Exec command, so it needs --entrypoint).\n"
               "The app runs the image's Exec command with ARGS; each ARG that names an existing\n"
               "host file is shared alone (its directory stays invisible) and replaced by the\n"
               "file's path in the guest. Output streams to this terminal; stdin is forwarded.\n"
+              "Ctrl-C sends SIGTERM to the app in the guest; a second Ctrl-C stops the VM.\n"
               "\n"
               "Options:\n"
               "      --entrypoint PROGRAM  run PROGRAM with ARGS instead of the image's Exec command\n"
               "      --rw                  share files read-write (default: read-only)\n"
-              "      --timeout SECONDS     stop the VM after SECONDS and exit 124 (default: no limit)\n"
+              "      --timeout SECONDS     stop the VM SECONDS after it starts and exit 124\n"
+              "                            (default: no limit)\n"
               "      --memory SIZE         guest memory, in MiB unless suffixed K, M or G\n"
               "                            (default: the recipe's Memory, else 256 MiB)\n"
               "      --cpus N              virtual CPUs (default: the recipe's CPUs, else 1)\n"
@@ -265,8 +268,8 @@ static void print_notice(void *userdata, const char *message)
         fprintf(stderr, "vmpack: %s\n", message);
 }
 
-/* Block the signals that stop a run and return a signalfd for them, so the run loop sees
- * them as events: the first asks the guest to stop the app, the second quits QEMU. */
+/* Block the signals that stop a run and return a signalfd for them, so the run loop reads
+ * them as events. The first requests that the guest stop the app, the second quits QEMU. */
 static int make_signal_fd(void)
 {
         sigset_t set;
