@@ -173,6 +173,55 @@ static void config_limits_list_lengths(void **state)
         free(text);
 }
 
+/* Random edits of a valid configuration: the parser must either reject the text or return
+ * a configuration that keeps its invariants. Run under AddressSanitizer, this also catches
+ * out-of-bounds reads on malformed input. */
+static void config_survives_random_edits(void **state)
+{
+        static const char seed[] = "version=1\nhostname=h\nroot=/dev/vda\ndata=/dev/vdb\nuid=1001\n"
+                                   "user=alice\nhome=/home/alice\ncwd=/x\narg=sh\narg=-c\narg=a\\\\b\\n\n"
+                                   "env=A=b\nshare=t:ro:/mnt/x\nshare=u:rw:/a:b\n"
+                                   "net=10.0.2.15/24,10.0.2.2,10.0.2.3\ndebug=1\n";
+        static const char interesting[] = "=:/\\\n,.0";
+        char text[sizeof(seed) + 16];
+        unsigned random_state = 12345;
+
+        for (int iteration = 0; iteration < 20000; iteration++) {
+                size_t size = sizeof(seed) - 1;
+                memcpy(text, seed, size);
+                for (int edits = 1 + iteration % 6; edits > 0; edits--) {
+                        random_state = random_state * 1103515245u + 12345u;
+                        size_t position = (random_state >> 8) % size;
+                        char byte = (random_state >> 4) & 1 ? (char) (random_state >> 16)
+                                                           : interesting[(random_state >> 16) % 8];
+                        if ((random_state >> 24) % 3 == 0 && size > 1) {
+                                memmove(text + position, text + position + 1, size - position - 1);
+                                size--;
+                        } else if ((random_state >> 24) % 3 == 1 && size < sizeof(text)) {
+                                memmove(text + position + 1, text + position, size - position);
+                                text[position] = byte;
+                                size++;
+                        } else {
+                                text[position] = byte;
+                        }
+                }
+
+                init_config c;
+                char error[256];
+                if (init_config_parse(text, size, &c, error, sizeof(error)) < 0) {
+                        assert_true(error[0] != '\0');
+                        continue;
+                }
+                assert_non_null(c.root);
+                assert_true(c.argc > 0 && c.argv[0][0] != '\0');
+                assert_null(c.argv[c.argc]);
+                assert_true(c.uid > 0);
+                assert_non_null(c.home);
+                assert_int_equal(c.home[0], '/');
+                init_config_free(&c);
+        }
+}
+
 /* Quote s and check that jansson parses the result back to expected. */
 static void assert_json_round_trip(const char *s, const char *expected)
 {
@@ -227,6 +276,7 @@ int main(void)
                 cmocka_unit_test(config_rejects_invalid),
                 cmocka_unit_test(config_rejects_nul_and_oversize),
                 cmocka_unit_test(config_limits_list_lengths),
+                cmocka_unit_test(config_survives_random_edits),
                 cmocka_unit_test(json_quote_escapes_and_utf8),
                 cmocka_unit_test(json_quote_truncates_to_fit),
         };

@@ -165,6 +165,51 @@ static void resolve_rejects_bad_lines(void **state)
         }
 }
 
+/* Random edits of modules.dep: resolution either fails with a message or returns each path
+ * once, relative and ending in a module suffix. */
+static void resolve_survives_random_edits(void **state)
+{
+        static const char interesting[] = ":/ .\nko";
+        char *dir = make_tree(modules_dep, modules_builtin);
+        char text[sizeof(modules_dep) + 16];
+        unsigned random_state = 4242;
+
+        for (int iteration = 0; iteration < 300; iteration++) {
+                size_t size = sizeof(modules_dep) - 1;
+                memcpy(text, modules_dep, size);
+                for (int edits = 1 + iteration % 4; edits > 0; edits--) {
+                        random_state = random_state * 1103515245u + 12345u;
+                        size_t position = (random_state >> 8) % size;
+                        char byte = (random_state >> 4) & 1 ? (char) (random_state >> 16)
+                                                           : interesting[(random_state >> 16) % 8];
+                        if ((random_state >> 24) % 2 == 0 && size > 1) {
+                                memmove(text + position, text + position + 1, size - position - 1);
+                                size--;
+                        } else {
+                                text[position] = byte ? byte : 'x';
+                        }
+                }
+                text[size] = '\0';
+                write_text(dir, "modules.dep", text);
+
+                _cleanup_strv_free_ char **paths = NULL;
+                vp_error err = { 0 };
+                if (vp_initramfs_resolve_modules(dir, &paths, &err) < 0) {
+                        assert_true(err.message[0] != '\0');
+                        continue;
+                }
+                for (size_t i = 0; paths[i]; i++) {
+                        assert_true(paths[i][0] != '/');
+                        assert_null(strstr(paths[i], ".."));
+                        assert_true(vp_str_endswith(paths[i], ".ko") || vp_str_endswith(paths[i], ".ko.xz") ||
+                                    vp_str_endswith(paths[i], ".ko.zst") || vp_str_endswith(paths[i], ".ko.gz"));
+                        for (size_t j = 0; j < i; j++)
+                                assert_string_not_equal(paths[i], paths[j]);
+                }
+        }
+        remove_tree(dir);
+}
+
 static void resolve_missing_modules_dep(void **state)
 {
         _cleanup_strv_free_ char **paths = NULL;
@@ -274,6 +319,7 @@ int main(void)
                 cmocka_unit_test(resolve_missing_required_module),
                 cmocka_unit_test(resolve_detects_cycle),
                 cmocka_unit_test(resolve_rejects_bad_lines),
+                cmocka_unit_test(resolve_survives_random_edits),
                 cmocka_unit_test(resolve_missing_modules_dep),
                 cmocka_unit_test(get_builds_and_caches_archive),
                 cmocka_unit_test(get_reports_missing_init),
