@@ -57,8 +57,11 @@ say "--network uplink adds eth0 (no traffic is sent)"
 out="$(vmrun --network uplink --entrypoint /bin/sh "$SHELL_IMAGE" -c 'ls /sys/class/net | tr "\n" " "')"
 expect_eq "interfaces with uplink" "$out" "eth0 lo "
 
-say "--machine q35 --cpus 2 --memory 512"
+say "--machine q35 --cpus 2 --memory 512, with a shared file (virtio-9p-pci)"
+echo "q35 file" >"$TEST_TMP/q35.txt"
 out="$(vmrun --machine q35 --cpus 2 --memory 512 --entrypoint /bin/sh "$SHELL_IMAGE" -c \
-        'echo "$(nproc) $(awk "/MemTotal/ { print int(\$2 / 1024 / 100) }" /proc/meminfo)"')"
+        'echo "$(nproc) $(awk "/MemTotal/ { print int(\$2 / 1024 / 100) }" /proc/meminfo)"; cat "$1"' \
+        sh "$TEST_TMP/q35.txt")"
 # MemTotal is below the configured size (the kernel keeps some), so compare in 100 MiB units.
-expect_eq "2 CPUs and about 400-500 MiB" "$(echo "$out" | awk '{ print $1, ($2 >= 4 && $2 <= 5) }')" "2 1"
+expect_eq "2 CPUs and about 400-500 MiB" "$(echo "$out" | head -n 1 | awk '{ print $1, ($2 >= 4 && $2 <= 5) }')" "2 1"
+expect_eq "shared file on q35" "$(echo "$out" | tail -n 1)" "q35 file"
