@@ -410,6 +410,8 @@ int vp_initramfs_get(const vp_kernel *k, const char *init_path, char **ret_path,
         r = vp_path_ensure(VP_DIR_CACHE, "initramfs", &dir, err);
         if (r < 0)
                 return vp_error_prefix(err, "initramfs cache");
+        /* NOTE: archives for older init binaries or modules stay in the cache (about 5 MB
+         * each), because another vmpack process may be about to boot one of them. */
         path = vp_strdup_printf("%s/%s-%.16s.cpio", dir, k->version, digest);
         tmp = vp_strdup_printf("%s/.initramfs.XXXXXX", dir);
         if (!path || !tmp)
