@@ -22,7 +22,7 @@
 #define MERGED_USR_HOOKS "/usr/share/mmdebstrap/hooks/maybe-merged-usr"
 /* Changes whenever the options given to mmdebstrap or tar2sqfs change, so that cached images
  * made with the old options are not reused. */
-#define BUILDER_REVISION "2"
+#define BUILDER_REVISION "3"
 /* Lines of tool output kept for the error message of a failed step. */
 #define OUTPUT_TAIL_LINES 4
 
@@ -625,6 +625,35 @@ static int check_package_names(char *const *packages, vp_error *err)
         return 0;
 }
 
+/*
+ * Keep downloaded packages in VP_DIR_CACHE/apt-archives and give them to the next build, the
+ * way mmdebstrap's manual shows: copy the cache into the new root before apt runs, keep the
+ * Essential packages' files after installing them, and copy the archive back out before the
+ * other customize hooks. mmdebstrap empties /var/cache/apt/archives in the image at the end,
+ * and the image bytes do not depend on where a package came from.
+ * NOTE: the cache only grows; delete the directory to reclaim the space.
+ */
+static int add_package_cache_hooks(build *b, char ***argv, vp_error *err)
+{
+        _cleanup_free_ char *cache = NULL;
+        int r = vp_path_ensure(VP_DIR_CACHE, "apt-archives", &cache, err);
+
+        if (r < 0)
+                return r;
+        /* mmdebstrap splits special hooks at whitespace, so such a path cannot be passed. */
+        if (strpbrk(cache, " \t\n\"'\\")) {
+                log_printf(b, "package cache %s not used: its path contains whitespace or quotes\n", cache);
+                return 0;
+        }
+        log_printf(b, "package cache: %s\n", cache);
+        if (strv_extend(argv, "--skip=essential/unlink") < 0 ||
+            strv_extend(argv, "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/") < 0 ||
+            strv_extendf(argv, "--setup-hook=sync-in %s /var/cache/apt/archives/", cache) < 0 ||
+            strv_extendf(argv, "--customize-hook=sync-out /var/cache/apt/archives %s", cache) < 0)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+        return 0;
+}
+
 static int step_mmdebstrap(build *b, const vp_manifest *m, vp_error *err)
 {
         _cleanup_free_ char *customize = NULL, *quoted = NULL, *hook = NULL, *include = NULL;
@@ -666,8 +695,13 @@ static int step_mmdebstrap(build *b, const vp_manifest *m, vp_error *err)
          * NOTE: only root mode has been tested; unshare mode also needs /etc/subuid entries. */
         if (strv_extend(&argv, "mmdebstrap") < 0 || strv_extend(&argv, "--verbose") < 0 ||
             strv_extend(&argv, "--variant=apt") < 0 || strv_extendf(&argv, "--include=%s", include) < 0 ||
-            (access(MERGED_USR_HOOKS, F_OK) == 0 && strv_extend(&argv, "--hook-dir=" MERGED_USR_HOOKS) < 0) ||
-            strv_extend(&argv, hook) < 0 || strv_extend(&argv, suite) < 0 || strv_extend(&argv, target) < 0)
+            (access(MERGED_USR_HOOKS, F_OK) == 0 && strv_extend(&argv, "--hook-dir=" MERGED_USR_HOOKS) < 0))
+                return vp_error_set(err, -ENOMEM, "out of memory");
+
+        r = add_package_cache_hooks(b, &argv, err);
+        if (r < 0)
+                return r;
+        if (strv_extend(&argv, hook) < 0 || strv_extend(&argv, suite) < 0 || strv_extend(&argv, target) < 0)
                 return vp_error_set(err, -ENOMEM, "out of memory");
 
         char *env[] = { tmpdir_env, build_env, NULL };
