@@ -65,6 +65,14 @@ out="$(vmrun --entrypoint /bin/sh "$SHELL_IMAGE" -c \
         '[ -e "$HOME/left-over" ] || [ -e /tmp/left-over ] && echo found || echo gone')"
 expect_eq "fresh root at every run" "$out" "gone"
 
+say "a closed stdout stops the app, as SIGPIPE would"
+set +e
+timeout -s KILL 60 "$VMPACK" run --entrypoint /usr/bin/yes "$SHELL_IMAGE" | head -n 1 >"$TEST_TMP/first"
+statuses=("${PIPESTATUS[@]}")
+set -e
+expect_eq "first line" "$(cat "$TEST_TMP/first")" "y"
+expect_eq "app stopped with SIGTERM" "${statuses[0]}" 143
+
 say "the runtime directory is removed"
 leftovers="$(find "$VMPACK_RUNTIME_DIR" -mindepth 1 -maxdepth 1 -name 'run-*' | wc -l)"
 expect_eq "no runtime directory left" "$leftovers" 0
