@@ -32,7 +32,7 @@
  * exit message may overtake the last output.
  *
  * Guest to host on the agent port:
- *   {"event":"ready"}                          init is about to exec the app
+ *   {"event":"ready"}                          the app's execve succeeded
  *   {"event":"exit","status":N,"stdout_bytes":A,"stderr_bytes":B}
  *                                              app exited; N as for a shell ($?), A and B
  *                                              the bytes init wrote to the output ports
