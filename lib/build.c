@@ -330,6 +330,12 @@ int vp_build_recipe_digest(const vp_manifest *m, char ret_hex[65], vp_error *err
                 r = hash_file_contents(&ctx, m->containerfile, err);
                 if (r < 0)
                         return r;
+                /* The recipe directory is the build context: COPY and ADD can read any file in
+                 * it. NOTE: .containerignore and .dockerignore are not applied here, so a change
+                 * to an ignored file also causes a rebuild. */
+                r = hash_tree(&ctx, m->directory, 0, err);
+                if (r < 0)
+                        return r;
         }
         for (size_t i = 0; i < m->n_files; i++) {
                 hash_string(&ctx, "destination", m->files[i].destination);

@@ -33,7 +33,7 @@ int vp_build_recipe(const vp_manifest *m, const vp_build_options *opts, vp_image
 int vp_build_import(const char *tar_path, const char *name, const vp_build_options *opts, vp_image **ret,
                     vp_error *err);
 
-/* SHA-256 over everything a build's result depends on: the recipe text, the Containerfile,
- * the contents of Files sources, the base, the vmpack version and, for package lists, the
- * customize and harden hook scripts. */
+/* SHA-256 over everything a build's result depends on: the recipe text, the Containerfile
+ * and the rest of its build context (the recipe directory), the contents of Files sources,
+ * the base, the vmpack version and, for package lists, the customize and harden hooks. */
 int vp_build_recipe_digest(const vp_manifest *m, char ret_hex[65], vp_error *err);

@@ -48,6 +48,15 @@ assert meta["packages"].get("apt"), "no package versions"
 ' "$(dirname "$rootfs")/image.json" || fail "image.json of the Containerfile image is incomplete"
 pass "Containerfile recipe builds with COPY and RUN, metadata names podman"
 
+say "a changed file in the build context causes a rebuild"
+echo "changed context" >"$recipe/message.txt"
+"$VMPACK" build "$recipe" >"$TEST_TMP/changed.txt" 2>&1 || fail "build after the change failed: $(tail -20 "$TEST_TMP/changed.txt")"
+grep -q "^Built cf " "$TEST_TMP/changed.txt" || fail "the build used the cache after message.txt changed: $(tail -3 "$TEST_TMP/changed.txt")"
+rootfs=$(readlink -f "$VMPACK_DATA_DIR/names/cf")/rootfs.sqfs
+[ "$(rdsquashfs --cat /usr/share/hello-containerfile/message.txt "$rootfs")" = "changed context" ] ||
+        fail "the rebuilt image lacks the changed message.txt"
+pass "changing a COPY source rebuilds the image"
+
 say "a missing FROM image gives instructions"
 sed -i 's|^FROM .*|FROM localhost/vmpack-base:vmpack-test-missing|' "$recipe/Containerfile"
 if "$VMPACK" build "$recipe" >"$TEST_TMP/missing.txt" 2>&1; then
