@@ -314,6 +314,61 @@ static int set_link(const char *directory, const char *name, const char *digest,
         return 0;
 }
 
+static int links_to_digest(const char *directory, const char *digest, bool only_count, vp_error *err);
+
+/* Delete an image that nothing refers to any more: no name and no instance. Its recipe links
+ * go with it, so every stored image stays reachable through a name or an instance. Call
+ * with the store locked. */
+static int release_image(const char *digest, vp_error *err)
+{
+        _cleanup_free_ char *names = vp_path(VP_DIR_DATA, "names");
+        _cleanup_free_ char *recipes = vp_path(VP_DIR_DATA, "recipes");
+        _cleanup_free_ char *image_dir = vp_path(VP_DIR_DATA, "images");
+        _cleanup_strv_free_ char **users = NULL;
+        _cleanup_free_ char *directory = NULL;
+        int r;
+
+        if (!names || !recipes || !image_dir)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+        r = links_to_digest(names, digest, true, err);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = vp_store_list_image_users(digest, &users, err);
+        if (r < 0)
+                return r;
+        if (users[0])
+                return 0;
+
+        r = links_to_digest(recipes, digest, false, err);
+        if (r < 0)
+                return r;
+        directory = vp_strdup_printf("%s/%s", image_dir, digest);
+        if (!directory)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+        return vp_rm_rf(directory, err);
+}
+
+/* Point names/<name> at digest. The image the name pointed to before is deleted when nothing
+ * else refers to it. Call with the store locked. */
+static int point_name(const char *names, const char *name, const char *digest, vp_error *err)
+{
+        _cleanup_free_ char *link_path = vp_strdup_printf("%s/%s", names, name);
+        char old_digest[65] = "";
+        int r;
+
+        if (!link_path)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+        if (read_link_digest(link_path, old_digest, NULL) < 0)
+                old_digest[0] = '\0';
+
+        r = set_link(names, name, digest, err);
+        if (r < 0)
+                return r;
+        if (old_digest[0] && strcmp(old_digest, digest) != 0)
+                return release_image(old_digest, err);
+        return 0;
+}
+
 int vp_store_add_image(const char *staging_directory, const char *name, const char *recipe_digest,
                        json_t *metadata, vp_image **ret, vp_error *err)
 {
@@ -365,7 +420,7 @@ int vp_store_add_image(const char *staging_directory, const char *name, const ch
                         return r;
         }
 
-        r = set_link(names, name, digest, err);
+        r = point_name(names, name, digest, err);
         if (r < 0)
                 return r;
         if (recipe_digest) {
@@ -403,7 +458,7 @@ int vp_store_set_name(const char *name, const char *digest, vp_error *err)
                 return lock_fd;
         if (stat(directory, &st) < 0)
                 return vp_error_set_errno(err, -errno, "image %.12s", digest);
-        return set_link(names, name, digest, err);
+        return point_name(names, name, digest, err);
 }
 
 int vp_store_open_log(const char *name, char **ret_path, int *ret_fd, vp_error *err)

@@ -9,7 +9,8 @@
  *   recipes/<recipe digest>        symlink to ../images/<digest> (build cache)
  *   logs/                          build logs
  * Every change is a rename(2) of a complete file or link, so a crash leaves either the old
- * or the new state, never half an image.
+ * or the new state, never half an image. An image is kept while a name or an instance
+ * (VP_DIR_DATA/instances/<name>/instance.json) refers to it; recipe links alone do not keep it.
  */
 #pragma once
 
@@ -54,12 +55,15 @@ int vp_store_make_staging(char **ret_directory, vp_error *err);
  * add "digest" and "size" to metadata, write image.json, rename the directory to
  * images/<digest>, and point names/<name> and, when recipe_digest is not NULL,
  * recipes/<recipe_digest> at it. When images/<digest> already exists (the same bytes built
- * before), the existing directory and its image.json are kept and staging is removed.
+ * before), the existing directory and its image.json are kept and staging is removed. An
+ * image that the name pointed to before is deleted, with its recipe links, when no other name
+ * and no instance refers to it.
  */
 int vp_store_add_image(const char *staging_directory, const char *name, const char *recipe_digest,
                        json_t *metadata, vp_image **ret, vp_error *err);
 
-/* Point names/<name> at the stored image with this full digest. */
+/* Point names/<name> at the stored image with this full digest, deleting the image it pointed
+ * to before like vp_store_add_image() does. */
 int vp_store_set_name(const char *name, const char *digest, vp_error *err);
 
 /* Create a new build log logs/<name>-<UTC time>.log; return its path and an O_APPEND fd. */

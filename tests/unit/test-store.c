@@ -226,6 +226,43 @@ static void corrupt_instance_blocks_removal(void **state)
         assert_int_equal(vp_store_remove_name("guarded", false, NULL, &err), 0);
 }
 
+static void renamed_image_is_released(void **state)
+{
+        _cleanup_image_ vp_image *old = NULL, *new = NULL, *kept = NULL, *replacement = NULL;
+        _cleanup_free_ char *recipe_link = NULL;
+        _cleanup_free_ char *instance_dir = data_path("instances/pinned");
+        _cleanup_free_ char *instance_json = data_path("instances/pinned/instance.json");
+        _cleanup_free_ char *json = NULL;
+        char recipe[65];
+        vp_error err = {};
+
+        /* A name moved to a new image releases the old one and its recipe links. */
+        vp_sha256_buffer("recipe three", 12, recipe);
+        add_image("moving", "old content", recipe, &old);
+        recipe_link = vp_strdup_printf("%s/recipes/%s", data_dir, recipe);
+        add_image("moving", "new content", NULL, &new);
+        assert_int_equal(access(old->directory, F_OK), -1);
+        assert_int_equal(faccessat(AT_FDCWD, recipe_link, F_OK, AT_SYMLINK_NOFOLLOW), -1);
+        assert_int_equal(access(new->directory, F_OK), 0);
+
+        /* An image that an instance uses stays when its name moves. */
+        add_image("pinned", "pinned content", NULL, &kept);
+        json = vp_strdup_printf("{\"image\": \"%s\"}", kept->digest);
+        assert_int_equal(vp_mkdir_p(instance_dir, 0700, &err), 0);
+        assert_int_equal(vp_write_file_atomic(instance_json, json, strlen(json), 0644, &err), 0);
+        add_image("pinned", "replacement content", NULL, &replacement);
+        assert_int_equal(access(kept->directory, F_OK), 0);
+
+        /* vp_store_set_name() releases the same way. */
+        assert_int_equal(vp_store_set_name("moving", replacement->digest, &err), 0);
+        assert_int_equal(access(new->directory, F_OK), -1);
+        assert_int_equal(access(replacement->directory, F_OK), 0);
+
+        assert_int_equal(vp_rm_rf(instance_dir, &err), 0);
+        assert_int_equal(vp_store_remove_name("moving", false, NULL, &err), 0);
+        assert_int_equal(vp_store_remove_name("pinned", false, NULL, &err), 0);
+}
+
 static void ambiguous_digest_prefix(void **state)
 {
         _cleanup_free_ char *images = data_path("images");
@@ -270,6 +307,7 @@ int main(void)
                 cmocka_unit_test(remove_drops_recipe_links),
                 cmocka_unit_test(remove_checks_instances),
                 cmocka_unit_test(corrupt_instance_blocks_removal),
+                cmocka_unit_test(renamed_image_is_released),
                 cmocka_unit_test(ambiguous_digest_prefix),
                 cmocka_unit_test(build_logs_are_unique),
         };
