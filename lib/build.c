@@ -964,6 +964,10 @@ int vp_build_recipe(const vp_manifest *m, const vp_build_options *opts, vp_image
         build b = { .log_fd = -1 };
         int r;
 
+        if (!m->name || !vp_image_name_valid(m->name))
+                return vp_error_set(err, -EINVAL, "%s: invalid image name '%s' (valid: [a-z0-9][a-z0-9._-]{0,63})",
+                                    m->path, m->name ? m->name : "");
+
         r = vp_build_recipe_digest(m, recipe_digest, err);
         if (r < 0)
                 return vp_error_prefix(err, "%s: cannot compute the recipe digest", m->path);
