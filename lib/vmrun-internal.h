@@ -76,6 +76,30 @@ typedef struct vm_attempt {
         int64_t start_ms, drain_deadline, poweroff_deadline, terminate_deadline, quit_deadline;
 } vm_attempt;
 
+/* One message from the guest agent, decoded but not yet applied to a vm_attempt. */
+typedef enum vp_agent_event_type {
+        VP_AGENT_EVENT_NONE,
+        VP_AGENT_EVENT_READY,
+        VP_AGENT_EVENT_EXIT,
+        VP_AGENT_EVENT_ERROR,
+} vp_agent_event_type;
+
+typedef struct vp_agent_event {
+        vp_agent_event_type type;
+        int status;            /* EXIT: 0-255; ERROR: 1-255, VP_STATUS_VM_FAILURE when not given */
+        uint64_t stdout_bytes; /* EXIT: bytes the app wrote to its stdout */
+        uint64_t stderr_bytes;
+        char *message; /* ERROR: the guest's message cut to 1024 bytes, or one naming the reason; owned */
+} vp_agent_event;
+
+/* Decode one line (NUL-terminated, newline removed) from the agent port, which the guest
+ * controls. Returns -EBADMSG for anything that is not a known, well-formed event and
+ * -ENOMEM, and writes *ret only on success. */
+int vp_agent_decode(const char *line, vp_agent_event *ret);
+
+/* Count the "return" keys in QMP output, that is the successful responses it contains. */
+size_t vp_qmp_count_returns(const char *text);
+
 /* Fork target: enter private namespaces, stage the shared files and exec QEMU. Reports a
  * setup failure as text on error_fd; keep_fds are the port sockets QEMU inherits. */
 _noreturn_ void vp_run_exec_qemu(const run_context *ctx, char **argv, const int *keep_fds, size_t n_keep,

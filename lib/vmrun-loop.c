@@ -87,8 +87,7 @@ static void qmp_quit(vm_attempt *a)
                 if (n <= 0)
                         return;
                 greeting[n] = '\0';
-                for (char *p = greeting; (p = strstr(p, "\"return\"")); p++)
-                        answers++;
+                answers += vp_qmp_count_returns(greeting);
         }
         return;
 kill:
@@ -117,48 +116,85 @@ static int json_int(json_t *object, const char *key, json_int_t min, json_int_t 
         return 0;
 }
 
-/* Handle one line from the guest agent. The guest is untrusted: anything malformed is
- * ignored rather than trusted. */
-static void agent_handle_line(vm_attempt *a, const char *line)
+size_t vp_qmp_count_returns(const char *text)
+{
+        size_t count = 0;
+
+        for (const char *p = text; (p = strstr(p, "\"return\"")); p++)
+                count++;
+        return count;
+}
+
+int vp_agent_decode(const char *line, vp_agent_event *ret)
 {
         json_error_t json_error;
-        json_t *message = json_loads(line, 0, &json_error);
+        _cleanup_(json_decrefp) json_t *message = json_loads(line, 0, &json_error);
+        vp_agent_event e = { .type = VP_AGENT_EVENT_NONE };
         json_int_t status, out_bytes, err_bytes;
 
         if (!json_is_object(message))
-                goto done;
+                return -EBADMSG;
 
         const char *event = json_string_value(json_object_get(message, "event"));
         if (!event)
-                goto done;
+                return -EBADMSG;
 
         if (strcmp(event, "ready") == 0) {
-                a->ready = true;
-        } else if (strcmp(event, "exit") == 0 && !a->exited) {
+                e.type = VP_AGENT_EVENT_READY;
+        } else if (strcmp(event, "exit") == 0) {
                 if (json_int(message, "status", 0, 255, &status) < 0 ||
                     json_int(message, "stdout_bytes", 0, INT64_MAX, &out_bytes) < 0 ||
                     json_int(message, "stderr_bytes", 0, INT64_MAX, &err_bytes) < 0)
-                        goto done;
-                a->exited = true;
-                a->status = (int) status;
-                a->expected_out[0] = (uint64_t) out_bytes;
-                a->expected_out[1] = (uint64_t) err_bytes;
-                a->drain_deadline = vp_run_now_ms() + DRAIN_TIMEOUT_MS;
-        } else if (strcmp(event, "error") == 0 && !a->exited) {
+                        return -EBADMSG;
+                e.type = VP_AGENT_EVENT_EXIT;
+                e.status = (int) status;
+                e.stdout_bytes = (uint64_t) out_bytes;
+                e.stderr_bytes = (uint64_t) err_bytes;
+        } else if (strcmp(event, "error") == 0) {
                 if (json_int(message, "status", 1, 255, &status) < 0)
                         status = VP_STATUS_VM_FAILURE;
                 const char *text = json_string_value(json_object_get(message, "message"));
                 const char *reason = json_string_value(json_object_get(message, "reason"));
+                e.type = VP_AGENT_EVENT_ERROR;
+                e.status = (int) status;
+                e.message = text ? strndup(text, 1024)
+                                 : vp_strdup_printf("vmpack-init failed (reason: %.64s)",
+                                                    reason ? reason : "none given");
+                if (!e.message)
+                        return -ENOMEM;
+        } else {
+                return -EBADMSG;
+        }
+
+        *ret = e;
+        return 0;
+}
+
+/* Handle one line from the guest agent. The guest is untrusted: anything malformed is
+ * ignored rather than trusted. */
+static void agent_handle_line(vm_attempt *a, const char *line)
+{
+        vp_agent_event e;
+
+        if (vp_agent_decode(line, &e) < 0)
+                return;
+
+        if (e.type == VP_AGENT_EVENT_READY) {
+                a->ready = true;
+        } else if (e.type == VP_AGENT_EVENT_EXIT && !a->exited) {
                 a->exited = true;
-                a->status = (int) status;
+                a->status = e.status;
+                a->expected_out[0] = e.stdout_bytes;
+                a->expected_out[1] = e.stderr_bytes;
+                a->drain_deadline = vp_run_now_ms() + DRAIN_TIMEOUT_MS;
+        } else if (e.type == VP_AGENT_EVENT_ERROR && !a->exited) {
+                a->exited = true;
+                a->status = e.status;
                 free(a->guest_error);
-                a->guest_error = text ? strndup(text, 1024)
-                                      : vp_strdup_printf("vmpack-init failed (reason: %.64s)",
-                                                         reason ? reason : "none given");
+                a->guest_error = TAKE_PTR(e.message);
                 a->drain_deadline = vp_run_now_ms() + DRAIN_TIMEOUT_MS;
         }
-done:
-        json_decref(message);
+        free(e.message);
 }
 
 static void agent_read(vm_attempt *a)
