@@ -7,6 +7,8 @@
 
 #define NEWC_MAGIC "070701"
 #define NEWC_HEADER_SIZE 110
+/* The name of the entry that ends an archive: the kernel stops unpacking at the first one. */
+static const char trailer_name[] = "TRAILER!!!";
 
 struct vp_cpio {
         int fd;
@@ -105,6 +107,9 @@ static int write_header(vp_cpio *c, const char *name, mode_t mode, uint64_t size
         int r = check_name(name, err);
         if (r < 0)
                 return r;
+        if (name != trailer_name && strcmp(name, trailer_name) == 0)
+                return vp_error_set(err, -EINVAL,
+                                    "cpio: invalid entry name '%s' (reserved for the end of the archive)", name);
         if (size > VP_CPIO_FILE_MAX)
                 return vp_error_set(err, -EFBIG, "cpio: '%s' is %llu bytes, more than the format's %u", name,
                                     (unsigned long long) size, VP_CPIO_FILE_MAX);
@@ -213,7 +218,7 @@ int vp_cpio_add_char_device(vp_cpio *c, const char *name, mode_t mode, unsigned 
 
 int vp_cpio_finish(vp_cpio *c, vp_error *err)
 {
-        int r = write_header(c, "TRAILER!!!", 0, 0, 0, 0, err);
+        int r = write_header(c, trailer_name, 0, 0, 0, 0, err);
         if (r < 0)
                 return r;
         c->finished = true;

@@ -28,8 +28,9 @@ static inline void vp_cpio_freep(vp_cpio **c)
 #define _cleanup_cpio_ _cleanup_(vp_cpio_freep)
 
 /* Names are paths inside the archive such as "etc/vmpack-init/modules". A leading slash is
- * dropped, and names with empty, "." or ".." components are rejected. mode contains the
- * permission bits only, because the writer adds the file type. */
+ * dropped, and names with empty, "." or ".." components are rejected, as is "TRAILER!!!", the
+ * name of the entry that ends an archive. mode contains the permission bits only, because the
+ * writer adds the file type. */
 int vp_cpio_add_directory(vp_cpio *c, const char *name, mode_t mode, vp_error *err);
 int vp_cpio_add_data(vp_cpio *c, const char *name, mode_t mode, const void *data, size_t size, vp_error *err);
 /* Copy the regular file at source_path, which must not shrink while it is read. */
