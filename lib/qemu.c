@@ -154,8 +154,9 @@ static int render_disks(const vp_vm_spec *spec, char ***argv)
                  * would be parsed as a protocol prefix such as "nbd:". */
                 r = push_pair(argv, "-drive",
                               vp_strdup_printf("if=none,id=disk%zu,file.driver=file,file.filename=%s,"
-                                               "format=raw%s",
-                                               i, path, d->readonly ? ",readonly=on" : ""));
+                                               "format=%s%s",
+                                               i, path, d->format ? d->format : "raw",
+                                               d->readonly ? ",readonly=on" : ""));
                 r = r ?: push_pair(argv, "-device", vp_strdup_printf("virtio-blk-%s,drive=disk%zu", suffix, i));
         }
         return r;

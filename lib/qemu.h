@@ -34,6 +34,7 @@ typedef enum vp_vm_network {
 typedef struct vp_vm_disk {
         const char *path;
         bool readonly;
+        const char *format; /* QEMU block format, e.g. "qcow2"; NULL: "raw" */
 } vp_vm_disk;
 
 /* A host directory exported with virtio-9p under a mount tag. */

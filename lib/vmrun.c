@@ -116,6 +116,9 @@ static int write_config(run_context *ctx, vp_error *err)
         r = r ?: config_append(f, "version", number);
         r = r ?: config_append(f, "hostname", hostname);
         r = r ?: config_append(f, "root", "/dev/vda");
+        /* The data volume is the second disk that render_spec() attaches. */
+        if (o->data_path)
+                r = r ?: config_append(f, "data", "/dev/vdb");
         snprintf(number, sizeof(number), "%d", VP_RUN_GUEST_UID);
         r = r ?: config_append(f, "uid", number);
         r = r ?: config_append(f, "user", VP_RUN_GUEST_USER);
@@ -227,6 +230,8 @@ static int render_spec(const run_context *ctx, vp_accel accel, const int *qemu_f
         spec.cmdline = cmdline;
 
         spec.disks[spec.n_disks++] = (vp_vm_disk) { .path = o->rootfs_path, .readonly = true };
+        if (o->data_path)
+                spec.disks[spec.n_disks++] = (vp_vm_disk) { .path = o->data_path, .format = "qcow2" };
 
         for (size_t i = 0; o->files && o->files[i]; i++) {
                 if (i >= VP_VM_MAX_SHARES)

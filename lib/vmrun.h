@@ -27,6 +27,8 @@ typedef struct vp_run_options {
         char *const *argv;       /* the app's argv with guest paths in place of shared files */
         char *const *files;      /* host files shared alone, in VP_RUN_FILES_DIR order; may be NULL */
         bool files_writable;     /* share them read-write instead of read-only */
+        const char *data_path;   /* qcow2 volume with an ext4 filesystem, attached read-write
+                                  * and mounted at VP_RUN_GUEST_HOME; NULL: none */
 
         vp_machine machine;
         vp_accel accel;          /* VP_ACCEL_AUTO: see accel.h */
