@@ -17,6 +17,15 @@ static const struct verb {
         { "images", verb_images, "list app images" },
         { "rmi", verb_rmi, "remove an app image" },
         { "run", verb_run, "run an app image in a disposable VM" },
+        { "install", verb_install, "install a named instance of an image" },
+        { "uninstall", verb_uninstall, "remove an instance (its data is kept unless --purge)" },
+        { "list", verb_list, "list installed instances" },
+        { "info", verb_info, "show an instance's details and recent events" },
+        { "start", verb_start, "start an instance's VM in the background" },
+        { "stop", verb_stop, "stop a running instance gracefully" },
+        { "kill", verb_kill, "stop a running instance at once" },
+        { "ps", verb_ps, "list running instances" },
+        { "logs", verb_logs, "print an instance's app output" },
 };
 
 void vp_log_error(const char *fmt, ...)
@@ -42,7 +51,7 @@ static void print_usage(FILE *out)
               "Build app images and run each app in its own small VM.\n\nCommands:\n",
               out);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                fprintf(out, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+                fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
         fputs("\nRun 'vmpack COMMAND --help' for the options of a command.\n", out);
 }
 

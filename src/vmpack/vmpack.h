@@ -4,6 +4,7 @@
 
 #include "util.h"
 
+#include <jansson.h>
 #include <stdio.h>
 
 /* Each verb gets argv with argv[0] set to the verb name and returns the process exit status. */
@@ -13,8 +14,25 @@ int verb_import(int argc, char **argv);
 int verb_images(int argc, char **argv);
 int verb_rmi(int argc, char **argv);
 int verb_run(int argc, char **argv);
+int verb_install(int argc, char **argv);
+int verb_uninstall(int argc, char **argv);
+int verb_list(int argc, char **argv);
+int verb_info(int argc, char **argv);
+int verb_start(int argc, char **argv);
+int verb_stop(int argc, char **argv);
+int verb_kill(int argc, char **argv);
+int verb_ps(int argc, char **argv);
+int verb_logs(int argc, char **argv);
 
 /* Print "vmpack: <message>" to stderr. */
 void vp_log_error(const char *fmt, ...) _printf_(1, 2);
 /* Print the error record as "vmpack <verb>: <message>" and return exit status 1. */
 int vp_fail(const char *verb, const vp_error *err);
+
+/* Call a vmpackd method (starting the session daemon when needed). Returns 0 with the
+ * reply's parameters in *ret (may be NULL), or prints the error and returns exit status 1. */
+int vp_daemon_call(const char *verb, const char *method, json_t *parameters, json_t **ret);
+/* Print a JSON value indented, with sorted keys, and a newline. */
+void vp_print_json(json_t *value);
+/* The string member key of object, or fallback when missing or not a string. */
+const char *vp_json_string(json_t *object, const char *key, const char *fallback);

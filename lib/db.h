@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vmpackd's state in SQLite (WAL journal, one transaction per change, so a crash leaves
+ * the state before or after a change, never between): the installed instances with their
+ * current state, and an event table that records every install, uninstall and state
+ * change with the caller's uid and pid. Events outlive their instance, as an audit log.
+ *
+ * Instance states: "stopped", "running", "stopping". Reads return jansson objects, the
+ * shape the API replies with (see docs/api.md).
+ */
+#pragma once
+
+#include "util.h"
+
+#include <jansson.h>
+#include <sys/types.h>
+
+typedef struct vp_db vp_db;
+
+#define VP_DB_FILE "vmpackd.db"
+
+/* Who asked for a change: the API caller's SO_PEERCRED, or the daemon itself (uid and pid
+ * of vmpackd) for changes it makes on its own, such as a VM that exited. */
+typedef struct vp_db_caller {
+        uid_t uid;
+        pid_t pid;
+} vp_db_caller;
+
+typedef struct vp_db_instance {
+        const char *name;
+        const char *image;      /* image digest */
+        const char *image_name; /* the name the image was installed by; may be NULL */
+        const char *workspace;
+        const char *created;    /* ISO 8601 UTC, as in instance.json */
+        uid_t owner_uid;
+} vp_db_instance;
+
+/* Open (and create when missing) the database at path. */
+int vp_db_open(const char *path, vp_db **ret, vp_error *err);
+vp_db *vp_db_close(vp_db *db);
+static inline void vp_db_closep(vp_db **db)
+{
+        vp_db_close(*db);
+}
+#define _cleanup_db_ _cleanup_(vp_db_closep)
+
+/* Insert a stopped instance and its "installed" event; -EEXIST when the name is taken. */
+int vp_db_add_instance(vp_db *db, const vp_db_instance *instance, const vp_db_caller *caller, vp_error *err);
+/* Delete the instance and record "uninstalled" (detail: "purged" or "data kept"). */
+int vp_db_remove_instance(vp_db *db, const char *name, bool purged, const vp_db_caller *caller, vp_error *err);
+
+/*
+ * Set the instance's state and record the change as an event. "running" stores pid and the
+ * start time and clears the last exit; "stopped" clears pid and stores exit_status (-1 when
+ * unknown) and reason as the last exit. reason may be NULL.
+ */
+int vp_db_set_state(vp_db *db, const char *name, const char *state, pid_t pid, int exit_status,
+                    const char *reason, const vp_db_caller *caller, vp_error *err);
+
+/* One instance as an object: name, image, image_name, workspace, created, owner_uid, state,
+ * pid, started_ms, stopped_ms, exit_status, exit_reason (null where unset). -ENOENT when
+ * missing. */
+int vp_db_get_instance(vp_db *db, const char *name, json_t **ret, vp_error *err);
+/* Every instance, sorted by name, as an array of the objects above. */
+int vp_db_list_instances(vp_db *db, json_t **ret, vp_error *err);
+/* The instance's last limit events, oldest first: time_ms, event, detail, caller_uid, caller_pid. */
+int vp_db_list_events(vp_db *db, const char *name, unsigned limit, json_t **ret, vp_error *err);
+
+int64_t vp_db_now_ms(void);

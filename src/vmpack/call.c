@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Calls from the instance verbs to vmpackd. */
+#include "vmpack.h"
+
+#include "client.h"
+
+int vp_daemon_call(const char *verb, const char *method, json_t *parameters, json_t **ret)
+{
+        vp_client client = { .fd = -EBADF };
+        vp_api_error api_error = {};
+        vp_error err = {};
+        int r;
+
+        r = vp_client_connect(&client, &err);
+        if (r < 0) {
+                vp_client_close(&client);
+                return vp_fail(verb, &err);
+        }
+        r = vp_client_call(&client, method, parameters, ret, &api_error, &err);
+        vp_client_close(&client);
+        if (r < 0)
+                return vp_fail(verb, &err);
+        return 0;
+}
+
+void vp_print_json(json_t *value)
+{
+        char *text = json_dumps(value, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+        if (text)
+                puts(text);
+        free(text);
+}
+
+const char *vp_json_string(json_t *object, const char *key, const char *fallback)
+{
+        const char *value = json_string_value(json_object_get(object, key));
+
+        return value ? value : fallback;
+}

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "vmpack.h"
+
+#include "instance.h"
+#include "manifest.h"
+#include "store.h"
+#include "subprocess.h"
+
+#include <getopt.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void print_help(FILE *out)
+{
+        fputs("Usage: vmpack install [OPTIONS] IMAGE NAME\n\n"
+              "Install an instance NAME of IMAGE (an image name or digest from 'vmpack images').\n"
+              "The instance gets a private data volume, mounted at the app's home in its VM, and\n"
+              "a desktop entry vmpack-NAME.desktop in $XDG_DATA_HOME/applications.\n"
+              "NAME: 1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit.\n\n"
+              "Options:\n"
+              "      --workspace W     the workspace the instance belongs to (default: default)\n"
+              "      --data-size SIZE  size of the data volume, in bytes unless suffixed K, M or G\n"
+              "                        (default: 1G; 16M to 1T); the file grows as the app writes\n"
+              "      --no-desktop      do not write a desktop entry\n"
+              "      --json            print the installed instance as JSON\n"
+              "  -h, --help            show this help\n",
+              out);
+}
+
+/* "$XDG_DATA_HOME/<sub>", else "~/.local/share/<sub>". */
+static char *xdg_data_path(const char *sub)
+{
+        const char *xdg = getenv("XDG_DATA_HOME");
+        const char *home = getenv("HOME");
+
+        if (xdg && xdg[0] == '/')
+                return vp_strdup_printf("%s/%s", xdg, sub);
+        if (home && home[0] == '/')
+                return vp_strdup_printf("%s/.local/share/%s", home, sub);
+        return NULL;
+}
+
+/* Read the image's recipe from its metadata to find the icon file and the app's names. */
+static vp_manifest *load_recipe(const char *image)
+{
+        _cleanup_image_ vp_image *found = NULL;
+        vp_manifest *m = NULL;
+        vp_error err = {};
+
+        if (vp_store_find_image(image, &found, &err) < 0)
+                return NULL;
+        json_t *recipe = json_object_get(found->metadata, "recipe");
+        const char *path = json_string_value(json_object_get(recipe, "path"));
+        const char *text = json_string_value(json_object_get(recipe, "text"));
+        if (!path || !text || vp_manifest_parse(path, text, &m, &err) < 0)
+                return NULL;
+        return m;
+}
+
+/* Copy the recipe's icon to $XDG_DATA_HOME/icons/vmpack-NAME.EXT; return that path or NULL. */
+static char *install_icon(const char *name, const vp_manifest *m)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0;
+        vp_error err = {};
+
+        if (!m || !m->icon)
+                return NULL;
+        const char *dot = strrchr(m->icon, '.');
+        _cleanup_free_ char *sub = vp_strdup_printf("icons/vmpack-%s%s", name, dot ? dot : "");
+        char *path = sub ? xdg_data_path(sub) : NULL;
+        _cleanup_free_ char *directory = xdg_data_path("icons");
+
+        if (!path || !directory || vp_read_file(m->icon, 4 << 20, &data, &size, &err) < 0 ||
+            vp_mkdir_p(directory, 0755, &err) < 0 || vp_write_file_atomic(path, data, size, 0644, &err) < 0) {
+                if (err.message[0])
+                        vp_log_error("install: icon not installed: %s", err.message);
+                free(path);
+                return NULL;
+        }
+        return path;
+}
+
+/* Keyfile values cannot hold a line break. */
+static void single_line(char *s)
+{
+        for (; s && *s; s++)
+                if (*s == '\n' || *s == '\r')
+                        *s = ' ';
+}
+
+static int write_desktop_entry(const char *name, const char *image, const char *image_name)
+{
+        _cleanup_free_ char *sub = vp_strdup_printf("applications/vmpack-%s.desktop", name);
+        _cleanup_free_ char *path = sub ? xdg_data_path(sub) : NULL;
+        _cleanup_free_ char *directory = xdg_data_path("applications");
+        _cleanup_manifest_ vp_manifest *m = load_recipe(image);
+        _cleanup_free_ char *icon = install_icon(name, m);
+        _cleanup_free_ char *display = strdup(m && m->display_name ? m->display_name : image_name);
+        _cleanup_free_ char *summary = m && m->summary ? strdup(m->summary) : NULL;
+        _cleanup_free_ char *text = NULL;
+        char self[4096];
+        vp_error err = {};
+
+        if (!path || !directory || !display) {
+                vp_log_error("install: no desktop entry written: neither XDG_DATA_HOME nor HOME is set");
+                return -EINVAL;
+        }
+        single_line(display);
+        single_line(summary);
+
+        /* "vmpack" when it is on PATH, else this binary's absolute path (a build tree). */
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        const char *program = "vmpack";
+        if (!vp_spawn_program_exists("vmpack") && n > 0) {
+                self[n] = '\0';
+                program = self;
+        }
+
+        text = vp_strdup_printf("[Desktop Entry]\n"
+                                "Type=Application\n"
+                                "Name=%s (%s)\n"
+                                "%s%s%s"
+                                "Exec=%s start %s %%F\n"
+                                "%s%s%s"
+                                "Terminal=false\n"
+                                "X-Vmpack-Instance=%s\n",
+                                display, name, summary ? "Comment=" : "", summary ? summary : "",
+                                summary ? "\n" : "", program, name, icon ? "Icon=" : "", icon ? icon : "",
+                                icon ? "\n" : "", name);
+        if (!text)
+                return -ENOMEM;
+        if (vp_mkdir_p(directory, 0755, &err) < 0 || vp_write_file_atomic(path, text, strlen(text), 0644, &err) < 0) {
+                vp_log_error("install: desktop entry not written: %s", err.message);
+                return err.code;
+        }
+        return 0;
+}
+
+int verb_install(int argc, char **argv)
+{
+        static const struct option options[] = {
+                { "workspace", required_argument, NULL, 'w' },
+                { "data-size", required_argument, NULL, 'd' },
+                { "no-desktop", no_argument, NULL, 'n' },
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *workspace = NULL;
+        uint64_t data_size = 0;
+        bool desktop = true, as_json = false;
+        json_t *reply = NULL;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'w':
+                        if (!vp_instance_name_valid(optarg)) {
+                                vp_log_error("install: --workspace '%s' is invalid (1 to 64 of A-Z a-z 0-9 . _ -, "
+                                             "starting with a letter or digit)",
+                                             optarg);
+                                return 2;
+                        }
+                        workspace = optarg;
+                        break;
+                case 'd':
+                        if (vp_parse_size(optarg, 1, &data_size) < 0 || data_size < VP_INSTANCE_MIN_DATA_SIZE ||
+                            data_size > VP_INSTANCE_MAX_DATA_SIZE) {
+                                vp_log_error("install: --data-size '%s' is invalid (valid: 16M to 1T)", optarg);
+                                return 2;
+                        }
+                        break;
+                case 'n':
+                        desktop = false;
+                        break;
+                case 'j':
+                        as_json = true;
+                        break;
+                case 'h':
+                        print_help(stdout);
+                        return 0;
+                default:
+                        fputs("Run 'vmpack install --help' for the options.\n", stderr);
+                        return 2;
+                }
+        }
+        if (argc - optind != 2) {
+                vp_log_error("install: expected IMAGE and NAME (run 'vmpack install --help')");
+                return 2;
+        }
+        const char *image = argv[optind], *name = argv[optind + 1];
+        if (!vp_instance_name_valid(name)) {
+                vp_log_error("install: invalid instance name '%s' (1 to 64 of A-Z a-z 0-9 . _ -, starting "
+                             "with a letter or digit)",
+                             name);
+                return 2;
+        }
+
+        json_t *parameters = json_pack("{s:s, s:s}", "image", image, "name", name);
+        if (workspace)
+                json_object_set_new(parameters, "workspace", json_string(workspace));
+        if (data_size)
+                json_object_set_new(parameters, "data_size", json_integer((json_int_t) data_size));
+        int r = vp_daemon_call("install", "Install", parameters, &reply);
+        json_decref(parameters);
+        if (r != 0)
+                return r;
+
+        json_t *instance = json_object_get(reply, "instance");
+        if (desktop)
+                write_desktop_entry(name, vp_json_string(instance, "image", image),
+                                    vp_json_string(instance, "image_name", image));
+        if (as_json)
+                vp_print_json(instance);
+        else
+                printf("Installed %s from image %s%s\n", name, vp_json_string(instance, "image_name", image),
+                       json_is_true(json_object_get(reply, "reused_data")) ? " (reusing its kept data volume)" : "");
+        json_decref(reply);
+        return 0;
+}

@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One supervising child per running instance. The child is a fork of vmpackd that calls
+ * vp_vm_run() (which starts QEMU as its own child with PR_SET_PDEATHSIG, so QEMU dies with
+ * it) and writes one JSON line with the result to a pipe before it exits. The app's stdout
+ * and stderr come through another pipe, which the daemon copies to app.log with a size cap.
+ * A stop is SIGTERM to the child: vp_vm_run() then asks the guest to terminate the app; a
+ * second SIGTERM makes it quit QEMU; SIGKILL ends both.
+ */
+#include "vmpackd.h"
+
+#include "accel.h"
+#include "instance.h"
+#include "paths.h"
+#include "vmrun.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+/* The supervising child's process name, checked when a restarted daemon re-adopts it. */
+#define SUPERVISOR_COMM "vmpackd-vm"
+#define RESULT_MAX 8192
+
+instance_run *supervise_find(daemon_state *d, const char *name)
+{
+        for (size_t i = 0; i < MAX_RUNS; i++)
+                if (d->runs[i] && strcmp(d->runs[i]->name, name) == 0)
+                        return d->runs[i];
+        return NULL;
+}
+
+static void run_free(instance_run *run)
+{
+        if (!run)
+                return;
+        if (run->pidfd >= 0)
+                close(run->pidfd);
+        if (run->output_fd >= 0)
+                close(run->output_fd);
+        if (run->result_fd >= 0)
+                close(run->result_fd);
+        if (run->log_fd >= 0)
+                close(run->log_fd);
+        free(run->stop_reason);
+        free(run->name);
+        free(run);
+}
+
+static instance_run *run_new(const char *name)
+{
+        instance_run *run = calloc(1, sizeof(*run));
+
+        if (!run)
+                return NULL;
+        *run = (instance_run) { .pidfd = -EBADF, .output_fd = -EBADF, .result_fd = -EBADF, .log_fd = -EBADF };
+        run->name = strdup(name);
+        if (!run->name) {
+                free(run);
+                return NULL;
+        }
+        return run;
+}
+
+static int add_run(daemon_state *d, instance_run *run)
+{
+        for (size_t i = 0; i < MAX_RUNS; i++)
+                if (!d->runs[i]) {
+                        d->runs[i] = run;
+                        return 0;
+                }
+        return -EBUSY;
+}
+
+static void remove_run(daemon_state *d, instance_run *run)
+{
+        for (size_t i = 0; i < MAX_RUNS; i++)
+                if (d->runs[i] == run)
+                        d->runs[i] = NULL;
+        run_free(run);
+}
+
+/* --- the supervising child ------------------------------------------------------------- */
+
+static void child_notice(void *userdata, const char *message)
+{
+        int console_fd = *(int *) userdata;
+
+        dprintf(console_fd, "vmpackd: %s\n", message);
+}
+
+static _noreturn_ void child_main(const char *name, const char *rootfs_path, const char *data_path,
+                                  char *const *argv, char *const *files, int output_fd, int result_fd,
+                                  int console_fd)
+{
+        vp_run_options options = {
+                .image_name = name,
+                .rootfs_path = rootfs_path,
+                .data_path = data_path,
+                .argv = argv,
+                .files = files,
+                .machine = VP_MACHINE_MICROVM,
+                .accel = VP_ACCEL_AUTO,
+                .network = VP_VM_NETWORK_NONE,
+                .stdin_fd = -1,
+                .stdout_fd = output_fd,
+                .stderr_fd = output_fd,
+                .console_fd = console_fd,
+                .notice = child_notice,
+                .userdata = &console_fd,
+        };
+        vp_run_result result = {};
+        vp_error err = {};
+        sigset_t set;
+
+        prctl(PR_SET_NAME, SUPERVISOR_COMM);
+        /* The daemon's signal handling is inherited: keep SIGTERM and SIGINT blocked for
+         * vp_vm_run's signalfd, and unblock the rest. */
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigprocmask(SIG_SETMASK, &set, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        options.signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
+
+        int r = vp_vm_run(&options, &result, &err);
+
+        json_t *line = json_pack("{s:i, s:b, s:i, s:s?, s:s?, s:s?}", "status", r < 0 ? -1 : result.status,
+                                 "timed_out", result.timed_out, "signal", result.signal, "error",
+                                 r < 0 ? err.message : NULL, "guest_error", result.guest_error, "console_tail",
+                                 r < 0 ? result.console_tail : NULL);
+        char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+        if (text)
+                (void) !write(result_fd, text, strnlen(text, RESULT_MAX - 1));
+        _exit(r < 0 ? 1 : 0);
+}
+
+static int open_log(const char *name, const char *file, int flags, vp_error *err)
+{
+        _cleanup_free_ char *path = vp_instance_path(name, file);
+        int fd;
+
+        if (!path)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0600);
+        if (fd < 0)
+                return vp_error_set_errno(err, -errno, "opening %s", path);
+        return fd;
+}
+
+int supervise_start(daemon_state *d, const char *name, const char *rootfs_path, const char *data_path,
+                    char *const *argv, char *const *files, instance_run **ret, vp_error *err)
+{
+        instance_run *run = run_new(name);
+        _cleanup_close_ int console_fd = -EBADF;
+        int output_pipe[2] = { -1, -1 }, result_pipe[2] = { -1, -1 };
+        struct stat st;
+        int r;
+
+        if (!run)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+        if (add_run(d, run) < 0) {
+                run_free(run);
+                return vp_error_set(err, -EBUSY, "%d instances are running (max %d)", MAX_RUNS, MAX_RUNS);
+        }
+
+        console_fd = open_log(name, "console.log", O_TRUNC, err);
+        if (console_fd < 0) {
+                r = console_fd;
+                goto fail;
+        }
+        run->log_fd = open_log(name, "app.log", O_APPEND, err);
+        if (run->log_fd < 0) {
+                r = run->log_fd;
+                goto fail;
+        }
+        run->log_bytes = fstat(run->log_fd, &st) == 0 ? (uint64_t) st.st_size : 0;
+
+        if (pipe2(output_pipe, O_CLOEXEC) < 0 || pipe2(result_pipe, O_CLOEXEC) < 0) {
+                r = vp_error_set_errno(err, -errno, "pipe");
+                goto fail;
+        }
+
+        run->pid = fork();
+        if (run->pid < 0) {
+                r = vp_error_set_errno(err, -errno, "fork");
+                goto fail;
+        }
+        if (run->pid == 0) {
+                /* Keep only the pipes' write ends and the console: the client sockets and the
+                 * listening socket must close when the daemon closes them. */
+                int fds[3] = { output_pipe[1], result_pipe[1], console_fd }, moved[3];
+                for (int i = 0; i < 3; i++)
+                        if ((moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 1024)) < 0)
+                                _exit(1);
+                for (int i = 0; i < 3; i++)
+                        if (dup3(moved[i], 3 + i, O_CLOEXEC) < 0)
+                                _exit(1);
+                syscall(SYS_close_range, 6, ~0U, 0);
+                child_main(name, rootfs_path, data_path, argv, files, 3, 4, 5);
+        }
+
+        close(output_pipe[1]);
+        close(result_pipe[1]);
+        run->output_fd = output_pipe[0];
+        run->result_fd = result_pipe[0];
+        fcntl(run->output_fd, F_SETFL, O_NONBLOCK);
+        fcntl(run->result_fd, F_SETFL, O_NONBLOCK);
+        run->started_ms = vp_db_now_ms();
+        run->pidfd = (int) syscall(SYS_pidfd_open, run->pid, 0);
+        if (run->pidfd < 0) {
+                r = vp_error_set_errno(err, -errno, "pidfd_open");
+                kill(run->pid, SIGKILL);
+                waitpid(run->pid, NULL, 0);
+                remove_run(d, run);
+                return r;
+        }
+
+        log_message(name, "started (supervisor pid %d)", run->pid);
+        *ret = run;
+        return 0;
+
+fail:
+        for (int i = 0; i < 2; i++) {
+                if (output_pipe[i] >= 0)
+                        close(output_pipe[i]);
+                if (result_pipe[i] >= 0)
+                        close(result_pipe[i]);
+        }
+        remove_run(d, run);
+        return r;
+}
+
+/* --- stop, kill, exit ------------------------------------------------------------------- */
+
+void supervise_stop(daemon_state *d, instance_run *run, unsigned timeout_s, const vp_db_caller *caller)
+{
+        vp_error err = {};
+
+        if (run->stop_stage > 0)
+                return;
+        free(run->stop_reason);
+        run->stop_reason = vp_strdup_printf("stopped by uid %u (pid %d)", caller->uid, caller->pid);
+        run->stop_caller = *caller;
+        run->stop_stage = 1;
+        run->stop_deadline_ms = vp_db_now_ms() + (int64_t) timeout_s * 1000;
+        kill(run->pid, SIGTERM);
+        log_message(run->name, "stopping: app asked to terminate, QEMU quits after %u s", timeout_s);
+        if (vp_db_set_state(d->db, run->name, "stopping", 0, -1, run->stop_reason, caller, &err) < 0)
+                log_message(run->name, "%s", err.message);
+}
+
+void supervise_kill(daemon_state *d, instance_run *run, const vp_db_caller *caller)
+{
+        free(run->stop_reason);
+        run->stop_reason = vp_strdup_printf("killed by uid %u (pid %d)", caller->uid, caller->pid);
+        run->stop_caller = *caller;
+        run->stop_stage = 3;
+        run->stop_deadline_ms = 0;
+        /* QEMU has PR_SET_PDEATHSIG set to SIGKILL, so it dies with its supervisor. */
+        kill(run->pid, SIGKILL);
+        log_message(run->name, "killing supervisor pid %d and its QEMU", run->pid);
+}
+
+int supervise_check_deadlines(daemon_state *d)
+{
+        int64_t now = vp_db_now_ms(), next = -1;
+
+        for (size_t i = 0; i < MAX_RUNS; i++) {
+                instance_run *run = d->runs[i];
+                if (!run || run->stop_stage == 0 || run->stop_stage == 3)
+                        continue;
+                if (now >= run->stop_deadline_ms) {
+                        if (run->stop_stage == 1) {
+                                log_message(run->name, "app did not exit in time: telling QEMU to quit");
+                                kill(run->pid, SIGTERM);
+                                run->stop_stage = 2;
+                                run->stop_deadline_ms = now + STOP_QUIT_GRACE_S * 1000;
+                        } else {
+                                log_message(run->name, "QEMU did not quit in time: sending SIGKILL");
+                                kill(run->pid, SIGKILL);
+                                run->stop_stage = 3;
+                                continue;
+                        }
+                }
+                if (next < 0 || run->stop_deadline_ms - now < next)
+                        next = run->stop_deadline_ms - now;
+        }
+        return next < 0 ? -1 : (int) (next > 60000 ? 60000 : next);
+}
+
+/* Rename app.log to app.log.1 and start a new one, so the logs of an instance never exceed
+ * twice the cap. */
+static void rotate_log(daemon_state *d, instance_run *run)
+{
+        _cleanup_free_ char *path = vp_instance_path(run->name, "app.log");
+        _cleanup_free_ char *old = vp_instance_path(run->name, "app.log.1");
+        vp_error err = {};
+
+        if (!path || !old || rename(path, old) < 0) {
+                log_message(run->name, "rotating app.log failed: %s", strerror(errno));
+                return;
+        }
+        int fd = open_log(run->name, "app.log", O_APPEND | O_TRUNC, &err);
+        if (fd < 0) {
+                log_message(run->name, "%s", err.message);
+                return;
+        }
+        close(run->log_fd);
+        run->log_fd = fd;
+        run->log_bytes = 0;
+}
+
+void supervise_read_output(daemon_state *d, instance_run *run)
+{
+        char buffer[65536];
+        ssize_t n;
+
+        if (run->output_fd < 0)
+                return;
+        while ((n = read(run->output_fd, buffer, sizeof(buffer))) > 0) {
+                if (run->log_bytes + (uint64_t) n > d->log_max_bytes)
+                        rotate_log(d, run);
+                if (write(run->log_fd, buffer, (size_t) n) != n) {
+                        log_message(run->name, "writing app.log failed: %s", strerror(errno));
+                        continue;
+                }
+                run->log_bytes += (uint64_t) n;
+        }
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                close(run->output_fd);
+                run->output_fd = -EBADF;
+        }
+}
+
+/* Turn the child's result line and wait status into the exit status and reason. */
+static char *describe_exit(instance_run *run, int wait_status, int *ret_status)
+{
+        char text[RESULT_MAX];
+        ssize_t n = run->result_fd >= 0 ? read(run->result_fd, text, sizeof(text) - 1) : -1;
+        json_t *result = NULL;
+
+        *ret_status = -1;
+        if (n > 0) {
+                text[n] = '\0';
+                result = json_loads(text, 0, NULL);
+        }
+
+        if (!result) {
+                if (run->result_fd < 0)
+                        return strdup("the VM ended while vmpackd was not watching; exit status unknown");
+                if (WIFSIGNALED(wait_status))
+                        return vp_strdup_printf("supervisor killed by signal %d", WTERMSIG(wait_status));
+                return vp_strdup_printf("supervisor exited with status %d without a result",
+                                        WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1);
+        }
+
+        int status = (int) json_integer_value(json_object_get(result, "status"));
+        const char *error = json_string_value(json_object_get(result, "error"));
+        const char *guest_error = json_string_value(json_object_get(result, "guest_error"));
+        const char *tail = json_string_value(json_object_get(result, "console_tail"));
+        char *reason;
+
+        if (error)
+                reason = vp_strdup_printf("VM failed: %s%s%s", error, tail ? "; console: " : "", tail ? tail : "");
+        else if (guest_error)
+                reason = vp_strdup_printf("exited with status %d: %s", status, guest_error);
+        else
+                reason = vp_strdup_printf("exited with status %d", status);
+        *ret_status = status;
+        json_decref(result);
+        return reason;
+}
+
+void supervise_reap(daemon_state *d, instance_run *run)
+{
+        vp_db_caller self = { .uid = d->uid, .pid = getpid() };
+        vp_error err = {};
+        int wait_status = 0, status;
+
+        /* An adopted run is no child of ours: only its pidfd tells that it ended. */
+        if (run->result_fd >= 0 && waitpid(run->pid, &wait_status, WNOHANG) == 0)
+                return;
+        supervise_read_output(d, run);
+
+        _cleanup_free_ char *exit_reason = describe_exit(run, wait_status, &status);
+        _cleanup_free_ char *reason = run->stop_reason
+                                              ? vp_strdup_printf("%s; %s", run->stop_reason,
+                                                                 exit_reason ? exit_reason : "")
+                                              : TAKE_PTR(exit_reason);
+        const vp_db_caller *caller = run->stop_reason ? &run->stop_caller : &self;
+
+        log_message(run->name, "stopped: %s", reason ? reason : "(out of memory)");
+        if (vp_db_set_state(d->db, run->name, "stopped", 0, status, reason, caller, &err) < 0)
+                log_message(run->name, "recording the stop failed: %s", err.message);
+
+        json_t *instance = methods_instance_json(d, run->name);
+        for (size_t i = 0; i < run->n_waiters; i++) {
+                connection *c = run->waiters[i];
+                if (!c)
+                        continue;
+                c->waiting = false;
+                if (instance) {
+                        json_t *reply = json_pack("{s:O}", "instance", instance);
+                        server_reply(c, reply);
+                        json_decref(reply);
+                } else
+                        server_reply_error(c, VP_API_ERROR_FAILED, "instance state could not be read");
+        }
+        json_decref(instance);
+        remove_run(d, run);
+}
+
+/* --- restart recovery ------------------------------------------------------------------- */
+
+/* True when pid is a supervising child of a vmpackd with our executable. */
+static bool is_supervisor(pid_t pid)
+{
+        char path[64], comm[32] = "", exe[4096], self[4096];
+        _cleanup_fclose_ FILE *f = NULL;
+
+        snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+        f = fopen(path, "re");
+        if (!f || !fgets(comm, sizeof(comm), f))
+                return false;
+        comm[strcspn(comm, "\n")] = '\0';
+        if (strcmp(comm, SUPERVISOR_COMM) != 0)
+                return false;
+
+        snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+        ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+        ssize_t m = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0 || m <= 0)
+                return false;
+        exe[n] = self[m] = '\0';
+        return strcmp(exe, self) == 0;
+}
+
+void supervise_recover(daemon_state *d)
+{
+        vp_db_caller self = { .uid = d->uid, .pid = getpid() };
+        json_t *instances = NULL, *item;
+        vp_error err = {};
+        size_t i;
+
+        if (vp_db_list_instances(d->db, &instances, &err) < 0) {
+                log_message(NULL, "recovery: %s", err.message);
+                return;
+        }
+        json_array_foreach(instances, i, item) {
+                const char *name = json_string_value(json_object_get(item, "name"));
+                const char *state = json_string_value(json_object_get(item, "state"));
+                pid_t pid = (pid_t) json_integer_value(json_object_get(item, "pid"));
+                int pidfd = -EBADF;
+
+                if (!name || !state || strcmp(state, "stopped") == 0)
+                        continue;
+                if (pid > 0 && is_supervisor(pid))
+                        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+
+                instance_run *run = pidfd >= 0 ? run_new(name) : NULL;
+                if (run && add_run(d, run) == 0) {
+                        run->pid = pid;
+                        run->pidfd = pidfd;
+                        run->started_ms = json_integer_value(json_object_get(item, "started_ms"));
+                        /* NOTE: an adopted run's output goes nowhere, because its pipe was
+                         * the previous daemon's, and its exit status is lost. */
+                        log_message(name, "re-adopted running VM (supervisor pid %d); its app output is "
+                                          "no longer logged",
+                                    pid);
+                        continue;
+                }
+                if (pidfd >= 0)
+                        close(pidfd);
+                free(run ? run->name : NULL);
+                free(run);
+                log_message(name, "marked stopped: its supervisor (pid %d) is gone after a vmpackd restart", pid);
+                if (vp_db_set_state(d->db, name, "stopped", 0, -1,
+                                    "lost: the VM ended while vmpackd was not running", &self, &err) < 0)
+                        log_message(name, "%s", err.message);
+        }
+        json_decref(instances);
+}
+
+/* --- ps ------------------------------------------------------------------------------- */
+
+/* The first child of pid (QEMU under the supervisor), or 0. */
+static pid_t first_child(pid_t pid)
+{
+        char path[64];
+        _cleanup_fclose_ FILE *f = NULL;
+        int child = 0;
+
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+        f = fopen(path, "re");
+        if (!f || fscanf(f, "%d", &child) != 1)
+                return 0;
+        return (pid_t) child;
+}
+
+static long long read_rss_bytes(pid_t pid)
+{
+        char path[64], line[256];
+        _cleanup_fclose_ FILE *f = NULL;
+        long long kib;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
+        f = fopen(path, "re");
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmRSS: %lld kB", &kib) == 1)
+                        return kib * 1024;
+        return -1;
+}
+
+/* The accelerator from QEMU's "-accel tcg,..." argument. */
+static char *read_accelerator(pid_t pid)
+{
+        char path[64];
+        _cleanup_free_ char *cmdline = NULL;
+        size_t size = 0;
+        vp_error err = {};
+
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+        if (vp_read_file(path, 1 << 20, &cmdline, &size, &err) < 0)
+                return NULL;
+        for (char *p = cmdline; p < cmdline + size; p += strlen(p) + 1)
+                if (strcmp(p, "-accel") == 0 && p + strlen(p) + 1 < cmdline + size) {
+                        char *value = p + strlen(p) + 1;
+                        return strndup(value, strcspn(value, ","));
+                }
+        return NULL;
+}
+
+void supervise_describe(const instance_run *run, json_t *object)
+{
+        pid_t qemu = first_child(run->pid);
+        _cleanup_free_ char *accelerator = qemu > 0 ? read_accelerator(qemu) : NULL;
+        long long rss = qemu > 0 ? read_rss_bytes(qemu) : -1;
+
+        json_object_set_new(object, "supervisor_pid", json_integer(run->pid));
+        json_object_set_new(object, "qemu_pid", qemu > 0 ? json_integer(qemu) : json_null());
+        json_object_set_new(object, "rss_bytes", rss >= 0 ? json_integer(rss) : json_null());
+        json_object_set_new(object, "accelerator", accelerator ? json_string(accelerator) : json_null());
+        json_object_set_new(object, "uptime_s", json_integer((vp_db_now_ms() - run->started_ms) / 1000));
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vmpackd: owns instances and their running VMs. Roles, one file each:
+ *   main.c       options, paths, socket and lock setup, the poll() loop
+ *   server.c     client connections: framing, size limit, SO_PEERCRED, replies
+ *   methods.c    one handler per API method (see docs/api.md)
+ *   supervise.c  one supervising child per running instance, which calls vp_vm_run();
+ *                the daemon watches it with a pidfd and copies the app's output to the log
+ */
+#pragma once
+
+#include "api.h"
+#include "db.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#define MAX_CONNECTIONS 64
+#define MAX_RUNS 64
+
+/* After "Stop", the app has VP_TERMINATE_GRACE_S to exit before init kills it; the VM then
+ * needs a few seconds to power off. This is the default wait before QEMU is told to quit. */
+#define STOP_DEFAULT_TIMEOUT_S 20
+/* After QEMU was told to quit, the wait before the supervisor and QEMU get SIGKILL. */
+#define STOP_QUIT_GRACE_S 5
+#define LOG_DEFAULT_MAX_BYTES (8 * 1024 * 1024)
+
+typedef struct connection {
+        int fd;
+        struct ucred peer;
+        char *input; /* bytes received that do not yet end in a NUL */
+        size_t input_size;
+        char *output; /* reply bytes not yet sent */
+        size_t output_size, output_sent;
+        bool waiting;       /* a Stop or Kill reply is pending: do not read further requests */
+        bool close_after;   /* close once output is sent */
+} connection;
+
+typedef struct instance_run {
+        char *name;
+        pid_t pid;     /* the supervising child */
+        int pidfd;
+        int output_fd; /* read end of the app's stdout and stderr; -1 after end of file or adoption */
+        int result_fd; /* read end of the child's result line; -1 for an adopted run */
+        int log_fd;    /* app.log, O_APPEND */
+        uint64_t log_bytes;
+        int64_t started_ms;
+
+        int stop_stage;           /* 0: none, 1: SIGTERM sent, 2: QEMU told to quit, 3: SIGKILL sent */
+        int64_t stop_deadline_ms; /* when the next stage starts */
+        char *stop_reason;        /* recorded as the exit reason; NULL: the app exited on its own */
+        vp_db_caller stop_caller;
+        connection *waiters[MAX_CONNECTIONS];
+        size_t n_waiters;
+} instance_run;
+
+typedef struct daemon_state {
+        vp_db *db;
+        bool system_mode;
+        uid_t uid;
+        unsigned idle_exit_s; /* 0: never */
+        uint64_t log_max_bytes;
+        int listen_fd;
+        int signal_fd;
+        bool quit;
+        int64_t idle_since_ms;
+
+        connection *connections[MAX_CONNECTIONS];
+        instance_run *runs[MAX_RUNS];
+} daemon_state;
+
+/* Logging to stderr (the journal under systemd). instance may be NULL. */
+void log_message(const char *instance, const char *fmt, ...) _printf_(2, 3);
+
+/* server.c */
+void server_accept(daemon_state *d);
+/* Handle readable or writable events on c; returns false when the connection was closed. */
+bool server_handle_connection(daemon_state *d, connection *c, short revents);
+void server_close_connection(daemon_state *d, connection *c);
+/* Queue a reply or an error for c. parameters is not stolen. */
+void server_reply(connection *c, json_t *parameters);
+void server_reply_error(connection *c, const char *name, const char *message);
+
+/* methods.c */
+void methods_dispatch(daemon_state *d, connection *c, const vp_api_request *request);
+json_t *methods_instance_json(daemon_state *d, const char *name);
+
+/* supervise.c */
+instance_run *supervise_find(daemon_state *d, const char *name);
+/* Fork the supervising child for the instance and record the run. */
+int supervise_start(daemon_state *d, const char *name, const char *rootfs_path, const char *data_path,
+                    char *const *argv, char *const *files, instance_run **ret, vp_error *err);
+/* Begin a graceful stop (SIGTERM, then QEMU quit, then SIGKILL after their timeouts). */
+void supervise_stop(daemon_state *d, instance_run *run, unsigned timeout_s, const vp_db_caller *caller);
+void supervise_kill(daemon_state *d, instance_run *run, const vp_db_caller *caller);
+/* Handle the child's exit (pidfd readable): record the result and answer the waiters. */
+void supervise_reap(daemon_state *d, instance_run *run);
+void supervise_read_output(daemon_state *d, instance_run *run);
+/* Move stop escalations on; returns the poll timeout in ms until the next deadline, or -1. */
+int supervise_check_deadlines(daemon_state *d);
+/* At start: re-adopt runs whose supervisor is still alive, mark the others stopped. */
+void supervise_recover(daemon_state *d);
+/* Fill QEMU's pid, RSS and accelerator of a running instance into object. */
+void supervise_describe(const instance_run *run, json_t *object);
