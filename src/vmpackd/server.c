@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #define RECEIVE_CHUNK 65536
+#define DISCARD_MAX (16 * 1024 * 1024)
 
 static void queue_output(connection *c, char *message, size_t size)
 {
@@ -109,7 +110,7 @@ void server_close_connection(daemon_state *d, connection *c)
 /* Decode and dispatch each complete message in the input buffer. */
 static void process_input(daemon_state *d, connection *c)
 {
-        while (!c->waiting && !c->close_after) {
+        while (!c->waiting && !c->close_after && !c->discarding) {
                 char *nul = memchr(c->input, '\0', c->input_size);
                 if (!nul)
                         break;
@@ -134,13 +135,29 @@ static void process_input(daemon_state *d, connection *c)
                             c->peer.pid, VP_API_MESSAGE_MAX);
                 server_reply_error(c, VP_API_ERROR_MESSAGE_TOO_LARGE,
                                    "message exceeds 1048576 bytes without a NUL terminator");
-                c->close_after = true;
                 c->input_size = 0;
+                c->discarding = 1;
         }
+}
+
+/* After an oversized message, read and drop what the client still sends until it reads
+ * the error and closes: closing a socket with unread input would reset the connection and
+ * lose the error reply. Gives up after DISCARD_MAX bytes. */
+static bool discard_input(connection *c)
+{
+        char buffer[RECEIVE_CHUNK];
+        ssize_t n = recv(c->fd, buffer, sizeof(buffer), 0);
+
+        if (n < 0)
+                return errno == EAGAIN || errno == EINTR;
+        c->discarding += (uint64_t) n;
+        return n > 0 && c->discarding < DISCARD_MAX;
 }
 
 static bool receive(daemon_state *d, connection *c)
 {
+        if (c->discarding)
+                return discard_input(c);
         if (c->input_size + RECEIVE_CHUNK > VP_API_MESSAGE_MAX + RECEIVE_CHUNK)
                 return true;
         char *grown = realloc(c->input, c->input_size + RECEIVE_CHUNK);
@@ -173,6 +190,8 @@ static bool flush_output(connection *c)
         free(c->output);
         c->output = NULL;
         c->output_size = c->output_sent = 0;
+        if (c->discarding)
+                shutdown(c->fd, SHUT_WR);
         return !c->close_after || c->waiting;
 }
 

@@ -36,6 +36,7 @@ typedef struct connection {
         size_t output_size, output_sent;
         bool waiting;       /* a Stop or Kill reply is pending: do not read further requests */
         bool close_after;   /* close once output is sent */
+        uint64_t discarding; /* > 0: after an oversized message, bytes read and dropped so far */
 } connection;
 
 typedef struct instance_run {
