@@ -347,6 +347,8 @@ int vp_build_recipe_digest(const vp_manifest *m, char ret_hex[65], vp_error *err
                 r = hash_helper(&ctx, "customize", err);
                 if (r < 0)
                         return r;
+        }
+        if (!m->containerfile || m->hardened) {
                 r = hash_helper(&ctx, "harden", err);
                 if (r < 0)
                         return r;
@@ -796,20 +798,36 @@ static int check_base_image(build *b, const char *engine, const char *image, con
 }
 
 /* Remove the image that the engine committed for a build with --output: the tar is all
- * vmpack keeps, and the recipe cache replaces the engine's. */
+ * vmpack keeps, and the recipe cache replaces the engine's. An image with a tag is kept,
+ * because a Containerfile that adds no layer yields its base image's ID. */
 static void remove_engine_image(build *b, const char *engine, const char *iid_path)
 {
-        _cleanup_free_ char *id = NULL;
+        _cleanup_free_ char *id = NULL, *tags_path = NULL, *tags = NULL;
+        _cleanup_close_ int tags_fd = -EBADF;
+        vp_spawn_options opts = VP_SPAWN_OPTIONS_INIT;
 
         if (vp_read_file(iid_path, 4096, &id, NULL, NULL) < 0)
                 return;
         id[strcspn(id, "\n")] = '\0';
-        if (!*id)
+        tags_path = vp_strdup_printf("%s/image-tags", b->staging);
+        if (!*id || !tags_path)
                 return;
-        char *argv[] = { (char *) engine, "image", "rm", id, NULL };
-        vp_spawn_options opts = VP_SPAWN_OPTIONS_INIT;
+        tags_fd = open(tags_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (tags_fd < 0)
+                return;
+
+        char *inspect[] = { (char *) engine, "image", "inspect", "--format", "{{len .RepoTags}}", id, NULL };
+        opts.stdout_fd = tags_fd;
         opts.log_fd = b->log_fd;
-        (void) vp_spawn_run(argv, &opts, NULL, NULL);
+        if (vp_spawn_check(inspect, &opts, NULL) < 0 || vp_read_file(tags_path, 4096, &tags, NULL, NULL) < 0 ||
+            strcmp(tags, "0\n") != 0) {
+                log_printf(b, "keeping %s image %s: it has tags or cannot be inspected\n", engine, id);
+                return;
+        }
+
+        char *remove[] = { (char *) engine, "image", "rm", id, NULL };
+        opts.stdout_fd = -1;
+        (void) vp_spawn_run(remove, &opts, NULL, NULL);
 }
 
 static int step_containerfile(build *b, const vp_manifest *m, vp_error *err)
@@ -824,10 +842,15 @@ static int step_containerfile(build *b, const vp_manifest *m, vp_error *err)
         if (!engine)
                 return vp_error_set(err, -ENOENT,
                                     "neither podman nor docker is installed; install podman (scripts/setup does)");
-        if (m->n_files > 0 || strv_length(m->run) > 0 || m->hardened)
+        if (m->n_files > 0 || strv_length(m->run) > 0)
                 return vp_error_set(err, -EINVAL,
-                                    "%s: Files, Run and Hardened apply to package-list recipes only; use COPY "
-                                    "and RUN in the Containerfile instead",
+                                    "%s: Files and Run apply to package-list recipes only; use COPY and RUN in "
+                                    "the Containerfile instead",
+                                    m->path);
+        if (m->hardened && geteuid() != 0)
+                return vp_error_set(err, -EPERM,
+                                    "%s: Hardened=true with a Containerfile needs root, because the root "
+                                    "filesystem is unpacked with its owners to remove files",
                                     m->path);
 
         r = containerfile_bases(m->containerfile, &bases, err);
@@ -859,6 +882,74 @@ static int step_containerfile(build *b, const vp_manifest *m, vp_error *err)
         }
         remove_engine_image(b, engine, iid_path);
         return r;
+}
+
+/* Absolute path of the Exec program inside the unpacked root: as written when absolute, else
+ * the first match in the usual bin directories. */
+static char *find_exec_program(const char *root, const char *program)
+{
+        static const char *const directories[] = { "/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
+                                                   "/usr/bin", "/sbin", "/bin" };
+        struct stat st;
+
+        if (program[0] == '/')
+                return strdup(program);
+        for (size_t i = 0; i < ELEMENTSOF(directories); i++) {
+                _cleanup_free_ char *inside = vp_strdup_printf("%s/%s", directories[i], program);
+                _cleanup_free_ char *outside = inside ? vp_strdup_printf("%s%s", root, inside) : NULL;
+                if (outside && lstat(outside, &st) == 0)
+                        return TAKE_PTR(inside);
+        }
+        return vp_strdup_printf("/usr/bin/%s", program);
+}
+
+/* Hardened=true for a Containerfile image: unpack the engine's tar, run libexec/harden on it
+ * with the package that installed the Exec program as the app, and pack the tar again. */
+static int step_harden_tar(build *b, const vp_manifest *m, vp_error *err)
+{
+        _cleanup_free_ char *root = vp_strdup_printf("%s/root", b->staging);
+        _cleanup_free_ char *tar = vp_strdup_printf("%s/rootfs.tar", b->staging);
+        _cleanup_free_ char *hook_dir = vp_strdup_printf("%s/hook", b->staging);
+        _cleanup_free_ char *packages = vp_strdup_printf("%s/hook/harden-packages", b->staging);
+        _cleanup_free_ char *removed = vp_strdup_printf("%s/hook/removed", b->staging);
+        _cleanup_free_ char *harden = NULL, *program = NULL;
+        int r;
+
+        start_step(b, "removing shells and interpreters");
+        if (!root || !tar || !hook_dir || !packages || !removed)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+        if (!m->exec_argv || !m->exec_argv[0])
+                return vp_error_set(err, -EINVAL, "%s: Hardened=true needs an Exec program", m->path);
+        r = vp_find_helper("harden", &harden, err);
+        if (r < 0)
+                return r;
+        if (mkdir(root, 0755) < 0 || mkdir(hook_dir, 0755) < 0)
+                return vp_error_set_errno(err, -errno, "%s: cannot create directories", b->staging);
+
+        char *extract[] = { "tar", "--extract", "--file", tar, "--directory", root, "--numeric-owner",
+                            "--preserve-permissions", "--xattrs", "--xattrs-include=*", NULL };
+        r = run_logged(b, extract, on_plain_line, NULL, err);
+        if (r < 0)
+                return r;
+
+        program = find_exec_program(root, m->exec_argv[0]);
+        if (!program)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+        r = vp_write_file_atomic(packages, program, strlen(program) + 1, 0644, err);
+        if (r < 0)
+                return r;
+        char *harden_argv[] = { harden, root, packages, removed, NULL };
+        r = run_logged(b, harden_argv, on_mmdebstrap_line, NULL, err);
+        if (r < 0)
+                return r;
+
+        /* Same ordering and owner options as mmdebstrap's tar output. */
+        char *create[] = { "tar", "--create", "--file", tar, "--directory", root, "--sort=name", "--numeric-owner",
+                           "--format=pax", "--xattrs", "--xattrs-include=*", ".", NULL };
+        r = run_logged(b, create, on_plain_line, NULL, err);
+        if (r < 0)
+                return r;
+        return vp_rm_rf(root, err);
 }
 
 /* Pack a tar stream (input_fd, positioned at the start) into staging/rootfs.sqfs. */
@@ -998,10 +1089,12 @@ int vp_build_recipe(const vp_manifest *m, const vp_build_options *opts, vp_image
                 build_done(&b);
                 return vp_error_prefix(err, "build %s", m->name);
         }
-        b.steps = 3;
+        b.steps = m->containerfile && m->hardened ? 4 : 3;
         log_printf(&b, "recipe %s (digest %s)\n", m->path, recipe_digest);
 
         r = m->containerfile ? step_containerfile(&b, m, err) : step_mmdebstrap(&b, m, err);
+        if (r >= 0 && m->containerfile && m->hardened)
+                r = step_harden_tar(&b, m, err);
         if (r >= 0)
                 r = pack_staging_tar(&b, err);
         if (r >= 0) {

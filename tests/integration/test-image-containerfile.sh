@@ -57,6 +57,29 @@ rootfs=$(readlink -f "$VMPACK_DATA_DIR/names/cf")/rootfs.sqfs
         fail "the rebuilt image lacks the changed message.txt"
 pass "changing a COPY source rebuilds the image"
 
+say "Hardened=true removes the shells from a Containerfile image"
+hardened="$TEST_TMP/cfh"
+mkdir -p "$hardened"
+printf 'FROM localhost/vmpack-base:bookworm\n' >"$hardened/Containerfile"
+printf '[App]\nExec=ls -l\n\n[Build]\nContainerfile=Containerfile\nHardened=true\n' >"$hardened/cfh.vmpack"
+"$VMPACK" build "$hardened" >"$TEST_TMP/hardened.txt" 2>&1 || fail "hardened build failed: $(tail -20 "$TEST_TMP/hardened.txt")"
+grep -q "harden: /usr/bin/ls belongs to coreutils" "$TEST_TMP/hardened.txt" || fail "harden did not find the package of ls: $(cat "$TEST_TMP/hardened.txt")"
+rootfs=$(readlink -f "$VMPACK_DATA_DIR/names/cfh")/rootfs.sqfs
+rdsquashfs --list /usr/bin "$rootfs" >"$TEST_TMP/usr-bin.txt"
+grep -Eq ' ls$' "$TEST_TMP/usr-bin.txt" || fail "the hardened image lost /usr/bin/ls"
+for shell in sh dash bash; do
+        ! grep -Eq " $shell( ->.*)?$" "$TEST_TMP/usr-bin.txt" || fail "the hardened image still has /usr/bin/$shell"
+done
+pass "hardened Containerfile image keeps ls and has no sh, dash or bash"
+
+sed -i 's/^Exec=.*/Exec=\/usr\/local\/bin\/not-from-a-package/' "$hardened/cfh.vmpack"
+if "$VMPACK" build "$hardened" >"$TEST_TMP/unowned.txt" 2>&1; then
+        fail "hardening succeeded for an Exec program that no package installed"
+fi
+grep -q "no package installed /usr/local/bin/not-from-a-package" "$TEST_TMP/unowned.txt" ||
+        fail "unclear error for an Exec program outside any package: $(cat "$TEST_TMP/unowned.txt")"
+pass "hardening needs the Exec program to come from a package"
+
 say "a missing FROM image gives instructions"
 sed -i 's|^FROM .*|FROM localhost/vmpack-base:vmpack-test-missing|' "$recipe/Containerfile"
 if "$VMPACK" build "$recipe" >"$TEST_TMP/missing.txt" 2>&1; then
