@@ -174,7 +174,7 @@ int supervise_start(daemon_state *d, const char *name, const char *rootfs_path, 
                 r = console_fd;
                 goto fail;
         }
-        run->log_fd = open_log(name, "app.log", O_APPEND, err);
+        run->log_fd = open_log(name, "app.log", O_APPEND | O_TRUNC, err);
         if (run->log_fd < 0) {
                 r = run->log_fd;
                 goto fail;
