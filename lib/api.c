@@ -251,18 +251,17 @@ char *vp_api_encode_request(const char *method_name, json_t *parameters, size_t 
 
         if (!full)
                 return NULL;
-        return encode(json_pack("{s:s, s:O}", "method", full, "parameters",
-                                parameters ? parameters : json_object()),
-                      ret_size);
+        /* "o" steals the new empty object, "O" takes a reference to the caller's. */
+        if (!parameters)
+                return encode(json_pack("{s:s, s:o}", "method", full, "parameters", json_object()), ret_size);
+        return encode(json_pack("{s:s, s:O}", "method", full, "parameters", parameters), ret_size);
 }
 
 char *vp_api_encode_reply(json_t *parameters, size_t *ret_size)
 {
-        json_t *empty = parameters ? NULL : json_object();
-        char *text = encode(json_pack("{s:O}", "parameters", parameters ? parameters : empty), ret_size);
-
-        json_decref(empty);
-        return text;
+        if (!parameters)
+                return encode(json_pack("{s:o}", "parameters", json_object()), ret_size);
+        return encode(json_pack("{s:O}", "parameters", parameters), ret_size);
 }
 
 char *vp_api_encode_error(const char *name, const char *message, size_t *ret_size)
