@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -116,6 +117,31 @@ static int start_daemon(vp_error *err)
         return 0;
 }
 
+/* True when no daemon holds the lock on VP_DIR_RUNTIME/vmpackd.pid, i.e. the daemon we
+ * started has exited. Only meaningful once it had time to take the lock. */
+static bool daemon_gone(void)
+{
+        _cleanup_free_ char *path = vp_path(VP_DIR_RUNTIME, "vmpackd.pid");
+        _cleanup_close_ int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -EBADF;
+
+        return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) == 0;
+}
+
+/* The last line of the daemon's log, for an error message; NULL when unreadable. */
+static char *last_log_line(const char *log_path)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        vp_error ignored = {};
+
+        if (vp_read_file(log_path, 1 << 20, &text, &size, &ignored) < 0)
+                return NULL;
+        while (size > 0 && text[size - 1] == '\n')
+                text[--size] = '\0';
+        char *line = strrchr(text, '\n');
+        return strdup(line ? line + 1 : text);
+}
+
 int vp_client_connect(vp_client *client, vp_error *err)
 {
         _cleanup_free_ char *path = vp_client_socket_path();
@@ -135,15 +161,20 @@ int vp_client_connect(vp_client *client, vp_error *err)
                 if (r < 0)
                         return r;
                 struct timespec pause = { .tv_nsec = 50 * 1000 * 1000 };
-                for (int waited = 0; waited < DAEMON_START_TIMEOUT_MS; waited += 50) {
+                bool gone = false;
+                for (int waited = 0; waited < DAEMON_START_TIMEOUT_MS && !gone; waited += 50) {
                         r = connect_socket(path, &fd, err);
                         if (r != -ENOENT && r != -ECONNREFUSED)
                                 break;
                         nanosleep(&pause, NULL);
+                        gone = waited >= 500 && daemon_gone();
                 }
-                if (r == -ENOENT || r == -ECONNREFUSED)
-                        return vp_error_set(err, -ETIMEDOUT, "vmpackd did not listen on %s within %d s (see %s)",
-                                            path, DAEMON_START_TIMEOUT_MS / 1000, log_path);
+                if (r == -ENOENT || r == -ECONNREFUSED) {
+                        _cleanup_free_ char *line = last_log_line(log_path);
+                        return vp_error_set(err, gone ? -ECHILD : -ETIMEDOUT, "vmpackd %s: %s (log: %s)",
+                                            gone ? "exited at start" : "did not listen within 10 s",
+                                            line ? line : "no log", log_path);
+                }
         }
         if (r < 0)
                 return r;
