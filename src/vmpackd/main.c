@@ -334,6 +334,11 @@ int main(int argc, char **argv)
                 log_message(NULL, "%s", err.message);
                 return 1;
         }
+        /* Every user must reach the system socket; vp_path_ensure() made the directory 0700. */
+        if (d.system_mode && chmod(runtime_dir, 0755) < 0) {
+                log_message(NULL, "chmod 0755 %s failed: %s", runtime_dir, strerror(errno));
+                return 1;
+        }
         r = take_lock(runtime_dir, &lock_fd, &err);
         if (r == 1) {
                 log_message(NULL, "another vmpackd serves %s: exiting", runtime_dir);

@@ -335,6 +335,20 @@ static int make_app_argv(json_t *metadata, const vp_api_request *request, char *
         return 0;
 }
 
+/* CPUs and memory from the recipe's [Resources], within the limits 'vmpack run' accepts. */
+static void read_resources(json_t *metadata, supervise_spec *spec)
+{
+        json_t *resources = json_object_get(metadata, "resources");
+        json_t *cpus = json_object_get(resources, "cpus");
+        json_t *memory = json_object_get(resources, "memory_bytes");
+
+        if (json_is_integer(cpus) && json_integer_value(cpus) >= 1 && json_integer_value(cpus) <= 64)
+                spec->cpus = (unsigned) json_integer_value(cpus);
+        if (json_is_integer(memory) && json_integer_value(memory) >= (64LL << 20) &&
+            json_integer_value(memory) <= (64LL << 30))
+                spec->memory_mib = (uint64_t) json_integer_value(memory) >> 20;
+}
+
 static void method_start(daemon_state *d, connection *c, const vp_api_request *request)
 {
         const char *name = string_parameter(request, "name");
@@ -371,8 +385,18 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
                 server_reply_error(c, VP_API_ERROR_IMAGE_NOT_FOUND, message);
                 goto out;
         }
-        if (make_app_argv(image->metadata, request, &argv, &files, &err) < 0 ||
-            supervise_start(d, name, image->rootfs_path, data_path, argv, files, &run, &err) < 0) {
+        if (make_app_argv(image->metadata, request, &argv, &files, &err) < 0) {
+                reply_failure(c, name, "Start", &err);
+                goto out;
+        }
+        supervise_spec spec = {
+                .rootfs_path = image->rootfs_path,
+                .data_path = data_path,
+                .argv = argv,
+                .files = files,
+        };
+        read_resources(image->metadata, &spec);
+        if (supervise_start(d, name, &spec, &run, &err) < 0) {
                 reply_failure(c, name, "Start", &err);
                 goto out;
         }

@@ -94,16 +94,17 @@ static void child_notice(void *userdata, const char *message)
         dprintf(console_fd, "vmpackd: %s\n", message);
 }
 
-static _noreturn_ void child_main(const char *name, const char *rootfs_path, const char *data_path,
-                                  char *const *argv, char *const *files, int output_fd, int result_fd,
+static _noreturn_ void child_main(const char *name, const supervise_spec *spec, int output_fd, int result_fd,
                                   int console_fd)
 {
         vp_run_options options = {
                 .image_name = name,
-                .rootfs_path = rootfs_path,
-                .data_path = data_path,
-                .argv = argv,
-                .files = files,
+                .rootfs_path = spec->rootfs_path,
+                .data_path = spec->data_path,
+                .argv = spec->argv,
+                .files = spec->files,
+                .cpus = spec->cpus,
+                .memory_mib = spec->memory_mib,
                 .machine = VP_MACHINE_MICROVM,
                 .accel = VP_ACCEL_AUTO,
                 .network = VP_VM_NETWORK_NONE,
@@ -153,8 +154,8 @@ static int open_log(const char *name, const char *file, int flags, vp_error *err
         return fd;
 }
 
-int supervise_start(daemon_state *d, const char *name, const char *rootfs_path, const char *data_path,
-                    char *const *argv, char *const *files, instance_run **ret, vp_error *err)
+int supervise_start(daemon_state *d, const char *name, const supervise_spec *spec, instance_run **ret,
+                    vp_error *err)
 {
         instance_run *run = run_new(name);
         _cleanup_close_ int console_fd = -EBADF;
@@ -202,7 +203,7 @@ int supervise_start(daemon_state *d, const char *name, const char *rootfs_path, 
                         if (dup3(moved[i], 3 + i, O_CLOEXEC) < 0)
                                 _exit(1);
                 syscall(SYS_close_range, 6, ~0U, 0);
-                child_main(name, rootfs_path, data_path, argv, files, 3, 4, 5);
+                child_main(name, spec, 3, 4, 5);
         }
 
         close(output_pipe[1]);

@@ -90,9 +90,19 @@ json_t *methods_instance_json(daemon_state *d, const char *name);
 
 /* supervise.c */
 instance_run *supervise_find(daemon_state *d, const char *name);
+/* What the supervising child boots. Strings are borrowed. */
+typedef struct supervise_spec {
+        const char *rootfs_path;
+        const char *data_path;
+        char *const *argv;
+        char *const *files;
+        unsigned cpus;       /* 0: the vmrun default */
+        uint64_t memory_mib; /* 0: the vmrun default */
+} supervise_spec;
+
 /* Fork the supervising child for the instance and record the run. */
-int supervise_start(daemon_state *d, const char *name, const char *rootfs_path, const char *data_path,
-                    char *const *argv, char *const *files, instance_run **ret, vp_error *err);
+int supervise_start(daemon_state *d, const char *name, const supervise_spec *spec, instance_run **ret,
+                    vp_error *err);
 /* Begin a graceful stop (SIGTERM, then QEMU quit, then SIGKILL after their timeouts). */
 void supervise_stop(daemon_state *d, instance_run *run, unsigned timeout_s, const vp_db_caller *caller);
 void supervise_kill(daemon_state *d, instance_run *run, const vp_db_caller *caller);

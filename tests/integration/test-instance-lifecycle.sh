@@ -93,6 +93,10 @@ pass "info records the stop, its caller and the exit status"
 
 say "boot 4: vmpackd killed with SIGKILL re-adopts the running $B; kill ends it"
 "$VMPACK" start --entrypoint /bin/sh "$B" -c 'echo up; exec sleep 1000' >/dev/null || fail "start $B failed"
+for _ in $(seq 120); do
+        [ "$("$VMPACK" logs "$B")" = up ] && break
+        sleep 0.5
+done
 old_pid="$(daemon_pid)"
 kill -9 "$old_pid"
 sleep 0.2
@@ -103,6 +107,7 @@ python3 - "$TEST_TMP/ps.json" "$B" <<'EOF' || fail "ps after restart: $(cat "$TE
 import json, sys
 running = {i["name"]: i for i in json.load(open(sys.argv[1]))}
 assert running[sys.argv[2]]["state"] == "running", running
+assert isinstance(running[sys.argv[2]]["qemu_pid"], int), running
 EOF
 pass "daemon $new_pid re-adopted $B"
 qemu_pid="$(python3 -c 'import json,sys; print([i for i in json.load(open(sys.argv[1])) if i["name"]==sys.argv[2]][0]["qemu_pid"])' "$TEST_TMP/ps.json" "$B")"
