@@ -18,7 +18,7 @@ typedef struct parameter {
 } parameter;
 
 #define MAX_PARAMETERS 6
-/* Longest string value accepted in any parameter, and most items in a string array. */
+/* Maximum length of a string parameter, and maximum number of items in a string array. */
 #define MAX_STRING_BYTES 4096
 #define MAX_ARRAY_ITEMS 256
 

@@ -119,7 +119,7 @@ static int start_daemon(vp_error *err)
 
 /* True when no daemon holds the lock on VP_DIR_RUNTIME/vmpackd.pid, i.e. the daemon we
  * started has exited. Only meaningful once it had time to take the lock. */
-static bool daemon_gone(void)
+static bool daemon_exited(void)
 {
         _cleanup_free_ char *path = vp_path(VP_DIR_RUNTIME, "vmpackd.pid");
         _cleanup_close_ int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -EBADF;
@@ -161,18 +161,18 @@ int vp_client_connect(vp_client *client, vp_error *err)
                 if (r < 0)
                         return r;
                 struct timespec pause = { .tv_nsec = 50 * 1000 * 1000 };
-                bool gone = false;
-                for (int waited = 0; waited < DAEMON_START_TIMEOUT_MS && !gone; waited += 50) {
+                bool exited = false;
+                for (int waited = 0; waited < DAEMON_START_TIMEOUT_MS && !exited; waited += 50) {
                         r = connect_socket(path, &fd, err);
                         if (r != -ENOENT && r != -ECONNREFUSED)
                                 break;
                         nanosleep(&pause, NULL);
-                        gone = waited >= 500 && daemon_gone();
+                        exited = waited >= 500 && daemon_exited();
                 }
                 if (r == -ENOENT || r == -ECONNREFUSED) {
                         _cleanup_free_ char *line = last_log_line(log_path);
-                        return vp_error_set(err, gone ? -ECHILD : -ETIMEDOUT, "vmpackd %s: %s (log: %s)",
-                                            gone ? "exited at start" : "did not listen within 10 s",
+                        return vp_error_set(err, exited ? -ECHILD : -ETIMEDOUT, "vmpackd %s: %s (log: %s)",
+                                            exited ? "exited at start" : "did not listen within 10 s",
                                             line ? line : "no log", log_path);
                 }
         }

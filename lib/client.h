@@ -2,7 +2,7 @@
 /*
  * The client side of the vmpackd API (see api.h). vp_client_connect() finds the daemon:
  * the system daemon's socket when VMPACK_SYSTEM=1 is set, else the session daemon's
- * VP_DIR_RUNTIME/vmpackd.sock, which it starts on demand when nobody listens there.
+ * VP_DIR_RUNTIME/vmpackd.sock, which it starts on demand when no daemon listens there.
  */
 #pragma once
 

@@ -45,14 +45,14 @@ int64_t vp_db_now_ms(void)
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int db_fail(vp_db *db, vp_error *err, const char *what)
+static int db_fail(vp_db *db, vp_error *err, const char *operation)
 {
         int code = sqlite3_errcode(db->handle);
         int r = code == SQLITE_BUSY || code == SQLITE_LOCKED ? -EBUSY
                 : code == SQLITE_CONSTRAINT                ? -EEXIST
                 : code == SQLITE_FULL                      ? -ENOSPC
                                                            : -EIO;
-        return vp_error_set(err, r, "state database: %s: %s", what, sqlite3_errmsg(db->handle));
+        return vp_error_set(err, r, "state database: %s: %s", operation, sqlite3_errmsg(db->handle));
 }
 
 static int exec_sql(vp_db *db, const char *sql, vp_error *err)
@@ -151,10 +151,10 @@ static int prepare(vp_db *db, sqlite3_stmt **ret, vp_error *err, const char *sql
 }
 
 /* Run a statement that returns no rows; finalizes it. Sets *ret_changes when not NULL. */
-static int step_done(vp_db *db, sqlite3_stmt *stmt, int *ret_changes, vp_error *err, const char *what)
+static int step_done(vp_db *db, sqlite3_stmt *stmt, int *ret_changes, vp_error *err, const char *operation)
 {
         int rc = sqlite3_step(stmt);
-        int r = rc == SQLITE_DONE ? 0 : db_fail(db, err, what);
+        int r = rc == SQLITE_DONE ? 0 : db_fail(db, err, operation);
 
         sqlite3_finalize(stmt);
         if (r == 0 && ret_changes)

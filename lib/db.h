@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * vmpackd's state in SQLite (WAL journal, one transaction per change, so a crash leaves
- * the state before or after a change, never between): the installed instances with their
- * current state, and an event table that records every install, uninstall and state
- * change with the caller's uid and pid. Events outlive their instance, as an audit log.
+ * vmpackd's state in SQLite: the installed instances with their current state, and an
+ * event table that records every install, uninstall and state change with the caller's
+ * uid and pid. Events outlive their instance, as an audit log. The journal is WAL and each
+ * change is one transaction, so a crash leaves the state before or after a change.
  *
  * Instance states: "stopped", "running", "stopping". Reads return jansson objects, the
  * shape the API replies with (see docs/api.md).

@@ -41,7 +41,7 @@ typedef struct vp_instance_create_options {
 
 /*
  * Create the instance directory with its data volume and instance.json, which is written
- * last, so a failure leaves no instance that rmi or list would count. -EEXIST when
+ * last, so a failure leaves no instance that rmi would count. -EEXIST when
  * instance.json exists. A data.qcow2 left by an uninstall without purge is kept and reused
  * (*ret_reused_data set). Returns the metadata written in *ret (may be NULL).
  */

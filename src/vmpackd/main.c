@@ -124,7 +124,7 @@ static int parse_arguments(int argc, char **argv, daemon_state *d)
 }
 
 /* Take the lock that makes this the only daemon on its runtime directory and write our pid
- * into it. Returns 0, 1 when another daemon holds it, or a negative errno. */
+ * into it. Returns 0, 1 when another daemon has it, or a negative errno. */
 static int take_lock(const char *runtime_dir, int *ret_fd, vp_error *err)
 {
         _cleanup_free_ char *path = vp_strdup_printf("%s/vmpackd.pid", runtime_dir);

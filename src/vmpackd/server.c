@@ -169,7 +169,7 @@ static bool receive(daemon_state *d, connection *c)
         if (n < 0)
                 return errno == EAGAIN || errno == EINTR;
         if (n == 0) {
-                /* The client may half-close after its last request: answer, then close. */
+                /* The client may half-close after its last request: reply, then close. */
                 c->close_after = true;
                 return true;
         }

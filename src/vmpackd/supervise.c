@@ -4,8 +4,8 @@
  * vp_vm_run() (which starts QEMU as its own child with PR_SET_PDEATHSIG, so QEMU dies with
  * it) and writes one JSON line with the result to a pipe before it exits. The app's stdout
  * and stderr come through another pipe, which the daemon copies to app.log with a size cap.
- * A stop is SIGTERM to the child: vp_vm_run() then asks the guest to terminate the app; a
- * second SIGTERM makes it quit QEMU; SIGKILL ends both.
+ * A stop is SIGTERM to the child, on which vp_vm_run() sends the guest a terminate request
+ * for the app. A second SIGTERM makes it quit QEMU, and SIGKILL ends both.
  */
 #include "vmpackd.h"
 
@@ -384,7 +384,7 @@ void supervise_reap(daemon_state *d, instance_run *run)
         vp_error err = {};
         int wait_status = 0, status;
 
-        /* An adopted run is no child of ours: only its pidfd tells that it ended. */
+        /* An adopted run is not our child, so we cannot wait for it: its readable pidfd means it ended. */
         if (run->result_fd >= 0 && waitpid(run->pid, &wait_status, WNOHANG) == 0)
                 return;
         supervise_read_output(d, run);

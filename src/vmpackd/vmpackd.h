@@ -20,10 +20,11 @@
 #define MAX_CONNECTIONS 64
 #define MAX_RUNS 64
 
-/* After "Stop", the app has VP_TERMINATE_GRACE_S to exit before init kills it; the VM then
- * needs a few seconds to power off. This is the default wait before QEMU is told to quit. */
+/* After "Stop", the app has VP_TERMINATE_GRACE_S to exit before init kills it, and the VM
+ * then needs a few seconds to power off. This is the default wait before QEMU gets a quit
+ * command. */
 #define STOP_DEFAULT_TIMEOUT_S 20
-/* After QEMU was told to quit, the wait before the supervisor and QEMU get SIGKILL. */
+/* After the quit command, the wait before the supervisor and QEMU get SIGKILL. */
 #define STOP_QUIT_GRACE_S 5
 #define LOG_DEFAULT_MAX_BYTES (8 * 1024 * 1024)
 
@@ -49,7 +50,7 @@ typedef struct instance_run {
         uint64_t log_bytes;
         int64_t started_ms;
 
-        int stop_stage;           /* 0: none, 1: SIGTERM sent, 2: QEMU told to quit, 3: SIGKILL sent */
+        int stop_stage;           /* 0: none, 1: SIGTERM sent, 2: quit command sent, 3: SIGKILL sent */
         int64_t stop_deadline_ms; /* when the next stage starts */
         char *stop_reason;        /* recorded as the exit reason; NULL: the app exited on its own */
         vp_db_caller stop_caller;
@@ -106,7 +107,8 @@ int supervise_start(daemon_state *d, const char *name, const supervise_spec *spe
 /* Begin a graceful stop (SIGTERM, then QEMU quit, then SIGKILL after their timeouts). */
 void supervise_stop(daemon_state *d, instance_run *run, unsigned timeout_s, const vp_db_caller *caller);
 void supervise_kill(daemon_state *d, instance_run *run, const vp_db_caller *caller);
-/* Handle the child's exit (pidfd readable): record the result and answer the waiters. */
+/* Handle the child's exit (pidfd readable): record the result and reply to the Stop and
+ * Kill calls that wait for it. */
 void supervise_reap(daemon_state *d, instance_run *run);
 void supervise_read_output(daemon_state *d, instance_run *run);
 /* Move stop escalations on; returns the poll timeout in ms until the next deadline, or -1. */

@@ -1,6 +1,6 @@
 #!/bin/bash
-# vmpackd and the instance verbs without booting a VM: the daemon starts on demand, answers
-# malformed requests with named errors and stays up, serves several clients at once, and
+# vmpackd and the instance verbs without booting a VM. The daemon starts on demand, replies
+# to malformed requests with named errors and stays up, and serves several clients at once.
 # install, list, info and uninstall keep the instance directory, data volume, desktop entry
 # and state in step.
 . "$(dirname "$0")/lib.sh"
@@ -144,7 +144,8 @@ for i in (a, b):
     for key in ("name", "image", "image_name", "workspace", "created", "state", "owner_uid"):
         assert key in i, (key, i)
     assert i["state"] == "stopped", i
-assert a["workspace"] == "default" and b["workspace"] == "work", (a, b)
+assert a["workspace"] == "default", a
+assert b["workspace"] == "work", b
 info = json.load(open(sys.argv[2]))
 assert info["name"] == sys.argv[4]
 assert info["events"][-1]["event"] == "installed", info["events"]

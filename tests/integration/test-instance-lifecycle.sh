@@ -1,9 +1,9 @@
 #!/bin/bash
-# Instances that boot: two instances of one image each keep their own home across
-# restarts and never see the other's files, a file written outside the home is gone at the
-# next start, ps reports a running VM, stop reaches the app as SIGTERM, logs -f follows the
-# output until the stop, a restarted vmpackd re-adopts a running VM after kill -9, and kill
-# ends it. Four boots under TCG.
+# Instances that boot, five times under TCG. Two instances of one image each keep their own
+# home across restarts and never see the other's files. A file written outside the home is
+# gone at the next start. ps reports a running VM, stop reaches the app as SIGTERM, and
+# logs -f follows the output until the stop. A vmpackd killed with SIGKILL is replaced by
+# one that re-adopts the running VM, and kill ends that VM.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 . "$(dirname "$0")/instance-lib.sh"
