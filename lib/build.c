@@ -198,7 +198,7 @@ static void on_tar2sqfs_line(const char *line, void *userdata)
         if (b->files_packed % 256 != 0)
                 return;
 
-        /* The reader shares the file offset of our descriptor, so it tells how far it got. */
+        /* The reader shares the file offset of our descriptor, so lseek() returns its position. */
         off_t position = b->source_size > 0 ? lseek(b->source_fd, 0, SEEK_CUR) : -1;
         if (position >= 0)
                 vp_progress_update(b->opts->progress, "%u files, %u%% of the input read", b->files_packed,
@@ -634,11 +634,11 @@ static int check_package_names(char *const *packages, vp_error *err)
 }
 
 /*
- * Keep downloaded packages in VP_DIR_CACHE/apt-archives and give them to the next build, the
- * way mmdebstrap's manual shows: copy the cache into the new root before apt runs, keep the
- * Essential packages' files after installing them, and copy the archive back out before the
- * other customize hooks. mmdebstrap empties /var/cache/apt/archives in the image at the end,
- * and the image bytes do not depend on where a package came from.
+ * Keep downloaded packages in VP_DIR_CACHE/apt-archives for the next build, as mmdebstrap's
+ * manual shows. The cache is copied into the new root before apt runs, the Essential
+ * packages' files are kept after installing them, and the archive is copied back out before
+ * the other customize hooks run. mmdebstrap empties /var/cache/apt/archives in the image at
+ * the end, and the image bytes do not depend on where a package came from.
  * NOTE: the cache only grows; delete the directory to reclaim the space.
  */
 static int add_package_cache_hooks(build *b, char ***argv, vp_error *err)
@@ -1020,7 +1020,7 @@ static int pack_staging_tar(build *b, vp_error *err)
         r = step_squashfs(b, fd, NULL, NULL, err);
         if (r < 0)
                 return r;
-        /* The tar is no longer needed; free the space before the image is stored. */
+        /* Free the tar's space before the image is stored, because nothing reads it again. */
         (void) unlink(tar);
         return 0;
 }
