@@ -304,12 +304,16 @@ static void rotate_log(daemon_state *d, instance_run *run)
         vp_error err = {};
 
         if (!path || !old || rename(path, old) < 0) {
-                log_message(run->name, "rotating app.log failed: %s", strerror(errno));
+                /* Writing on past the cap beats losing output; retry at the next cap. */
+                log_message(run->name, "rotating app.log failed: %s; it grows past the cap", strerror(errno));
+                run->log_bytes = 0;
                 return;
         }
         int fd = open_log(run->name, "app.log", O_APPEND | O_TRUNC, &err);
         if (fd < 0) {
+                /* The old fd still writes to app.log.1, so no output is lost. */
                 log_message(run->name, "%s", err.message);
+                run->log_bytes = 0;
                 return;
         }
         close(run->log_fd);
@@ -325,13 +329,23 @@ void supervise_read_output(daemon_state *d, instance_run *run)
         if (run->output_fd < 0)
                 return;
         while ((n = read(run->output_fd, buffer, sizeof(buffer))) > 0) {
-                if (run->log_bytes + (uint64_t) n > d->log_max_bytes)
-                        rotate_log(d, run);
-                if (write(run->log_fd, buffer, (size_t) n) != n) {
-                        log_message(run->name, "writing app.log failed: %s", strerror(errno));
-                        continue;
+                /* Fill app.log up to the cap, rotate, and go on with the rest of the chunk. */
+                for (size_t done = 0; done < (size_t) n;) {
+                        if (run->log_bytes >= d->log_max_bytes)
+                                rotate_log(d, run);
+                        uint64_t space = run->log_bytes < d->log_max_bytes ? d->log_max_bytes - run->log_bytes : 0;
+                        size_t length = (size_t) n - done;
+                        if (space > 0 && length > space)
+                                length = (size_t) space;
+                        ssize_t written = write(run->log_fd, buffer + done, length);
+                        if (written <= 0) {
+                                log_message(run->name, "writing app.log failed: %s; dropping %zu bytes",
+                                            written < 0 ? strerror(errno) : "no progress", (size_t) n - done);
+                                break;
+                        }
+                        done += (size_t) written;
+                        run->log_bytes += (uint64_t) written;
                 }
-                run->log_bytes += (uint64_t) n;
         }
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
                 close(run->output_fd);

@@ -11,6 +11,14 @@
 require_cmd qemu-system-x86_64 qemu-img python3
 ensure_store_shell_image
 
+say "start vmpackd with an 8 KiB cap on app.log"
+setsid "$VMPACK_BUILD_ROOT/src/vmpackd/vmpackd" --log-max 8K </dev/null >>"$VMPACK_RUNTIME_DIR/vmpackd.log" 2>&1 &
+for _ in $(seq 100); do
+        [ -S "$VMPACK_RUNTIME_DIR/vmpackd.sock" ] && break
+        sleep 0.1
+done
+[ -S "$VMPACK_RUNTIME_DIR/vmpackd.sock" ] || fail "vmpackd did not start: $(cat "$VMPACK_RUNTIME_DIR/vmpackd.log")"
+
 A="$(instance a)"
 B="$(instance b)"
 "$VMPACK" install --no-desktop --data-size 64M "$SHELL_STORE_IMAGE" "$A" >/dev/null || fail "install $A failed"
@@ -30,9 +38,14 @@ say "boot 1: $A writes to its home and outside it"
 run_in "$A" 'echo from-a > ~/mine-a && echo outside > /var/tmp/outside-a && echo written'
 expect_eq "log of boot 1" "$("$VMPACK" logs "$A")" "written"
 
-say "boot 2: $B writes to its home and sees nothing of $A"
-run_in "$B" 'echo from-b > ~/mine-b; ls -A ~ | grep -v lost+found | tr "\n" " "; echo'
-expect_eq "home of $B" "$("$VMPACK" logs "$B" | tr -s ' ')" "mine-b "
+say "boot 2: $B writes to its home and sees nothing of $A; 20000 bytes of output rotate app.log"
+run_in "$B" 'head -c 20000 /dev/zero | tr "\0" x; echo; echo from-b > ~/mine-b; ls -A ~ | grep -v lost+found | tr "\n" " "; echo'
+expect_eq "home of $B" "$("$VMPACK" logs "$B" | tail -n 1 | tr -s ' ')" "mine-b "
+log_dir="$VMPACK_DATA_DIR/instances/$B"
+[ -f "$log_dir/app.log.1" ] || fail "no app.log.1 after 20000 bytes of output with an 8 KiB cap"
+size="$(stat -c %s "$log_dir/app.log")"
+[ "$size" -le 8192 ] || fail "app.log is $size bytes, over the 8 KiB cap"
+expect_eq "app.log.1 size at the cap" "$(stat -c %s "$log_dir/app.log.1")" 8192
 
 say "boot 3: $A keeps its file, loses /var/tmp, runs until stopped"
 cat >"$TEST_TMP/long.sh" <<'EOF'
