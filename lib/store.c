@@ -461,6 +461,18 @@ int vp_store_set_name(const char *name, const char *digest, vp_error *err)
         return point_name(names, name, digest, err);
 }
 
+int vp_store_release_image(const char *digest, vp_error *err)
+{
+        _cleanup_close_ int lock_fd = -EBADF;
+
+        if (!is_hex(digest, 64, 64))
+                return vp_error_set(err, -EINVAL, "invalid image digest '%s'", digest);
+        lock_fd = lock_store(err);
+        if (lock_fd < 0)
+                return lock_fd;
+        return release_image(digest, err);
+}
+
 int vp_store_open_log(const char *name, char **ret_path, int *ret_fd, vp_error *err)
 {
         _cleanup_free_ char *logs = NULL, *path = NULL;

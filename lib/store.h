@@ -66,6 +66,10 @@ int vp_store_add_image(const char *staging_directory, const char *name, const ch
  * to before like vp_store_add_image() does. */
 int vp_store_set_name(const char *name, const char *digest, vp_error *err);
 
+/* Delete the image with this full digest, with its recipe links, when no name and no
+ * instance refers to it any more; otherwise do nothing. Call it after removing an instance. */
+int vp_store_release_image(const char *digest, vp_error *err);
+
 /* Create a new build log logs/<name>-<UTC time>.log; return its path and an O_APPEND fd. */
 int vp_store_open_log(const char *name, char **ret_path, int *ret_fd, vp_error *err);
 

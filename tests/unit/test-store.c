@@ -258,7 +258,16 @@ static void renamed_image_is_released(void **state)
         assert_int_equal(access(new->directory, F_OK), -1);
         assert_int_equal(access(replacement->directory, F_OK), 0);
 
+        /* Once the instance is gone, releasing deletes the unnamed image. */
+        assert_int_equal(vp_store_release_image(kept->digest, &err), 0);
+        assert_int_equal(access(kept->directory, F_OK), 0);
         assert_int_equal(vp_rm_rf(instance_dir, &err), 0);
+        assert_int_equal(vp_store_release_image(kept->digest, &err), 0);
+        assert_int_equal(access(kept->directory, F_OK), -1);
+        /* A named image stays. */
+        assert_int_equal(vp_store_release_image(replacement->digest, &err), 0);
+        assert_int_equal(access(replacement->directory, F_OK), 0);
+
         assert_int_equal(vp_store_remove_name("moving", false, NULL, &err), 0);
         assert_int_equal(vp_store_remove_name("pinned", false, NULL, &err), 0);
 }
