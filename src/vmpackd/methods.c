@@ -170,6 +170,38 @@ static void method_install(daemon_state *d, connection *c, const vp_api_request 
         json_decref(reply);
 }
 
+/* Purge the data volume that an uninstall without purge kept, when no instance has the
+ * name. Its owner is not recorded, so only root and the daemon's user may do this.
+ * Returns true when it replied. */
+static bool purge_kept_data(daemon_state *d, connection *c, const char *name)
+{
+        _cleanup_free_ char *data_path = vp_instance_path(name, "data.qcow2");
+        _cleanup_free_ char *directory = vp_instance_path(name, NULL);
+        json_t *existing = NULL;
+        vp_error err = {};
+
+        if (!vp_instance_name_valid(name) || !data_path || !directory || access(data_path, F_OK) < 0)
+                return false;
+        if (vp_db_get_instance(d->db, name, &existing, &err) == 0) {
+                json_decref(existing);
+                return false;
+        }
+        if (c->peer.uid != 0 && c->peer.uid != d->uid) {
+                server_reply_error(c, VP_API_ERROR_PERMISSION_DENIED,
+                                   "only root may purge the kept data of an uninstalled instance");
+                return true;
+        }
+        if (vp_rm_rf(directory, &err) < 0) {
+                reply_failure(c, name, "Uninstall", &err);
+                return true;
+        }
+        log_message(name, "kept data purged by uid %u", c->peer.uid);
+        json_t *reply = json_pack("{s:b}", "purged", true);
+        server_reply(c, reply);
+        json_decref(reply);
+        return true;
+}
+
 static void method_uninstall(daemon_state *d, connection *c, const vp_api_request *request)
 {
         const char *name = string_parameter(request, "name");
@@ -178,6 +210,8 @@ static void method_uninstall(daemon_state *d, connection *c, const vp_api_reques
         vp_error err = {};
         char message[256];
 
+        if (purge && purge_kept_data(d, c, name))
+                return;
         json_t *object = authorize(d, c, name);
         if (!object)
                 return;

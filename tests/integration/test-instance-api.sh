@@ -184,3 +184,10 @@ expect_eq "purge without -y off a terminal" "$status" 2
 pass "purge removed $dir"
 "$VMPACK" info --json "$A" >/dev/null 2>&1 && fail "info of an uninstalled instance succeeded"
 pass "uninstalled instance is gone from the daemon"
+
+say "purge deletes the data that an earlier uninstall kept"
+"$VMPACK" uninstall "$B" >/dev/null || fail "uninstall $B failed"
+[ -f "$VMPACK_DATA_DIR/instances/$B/data.qcow2" ] || fail "uninstall removed the data of $B"
+"$VMPACK" uninstall --purge -y "$B" || fail "purge of the kept data of $B failed"
+[ ! -e "$VMPACK_DATA_DIR/instances/$B" ] || fail "purge left the kept data of $B"
+pass "kept data of $B purged"
