@@ -381,8 +381,15 @@ static char *describe_exit(instance_run *run, int wait_status, int *ret_status)
         const char *tail = json_string_value(json_object_get(result, "console_tail"));
         char *reason;
 
+        int signal_number = (int) json_integer_value(json_object_get(result, "signal"));
+
         if (error)
                 reason = vp_strdup_printf("VM failed: %s%s%s", error, tail ? "; console: " : "", tail ? tail : "");
+        else if (signal_number > 0 && status == 128 + signal_number)
+                reason = vp_strdup_printf("VM ended before the app exited (status %d, as for signal %d)", status,
+                                          signal_number);
+        else if (json_is_true(json_object_get(result, "timed_out")))
+                reason = vp_strdup_printf("timed out (status %d)", status);
         else if (guest_error)
                 reason = vp_strdup_printf("exited with status %d: %s", status, guest_error);
         else

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Instances that boot, five times under TCG. Two instances of one image each keep their own
+# Instances that boot, six times under TCG. Two instances of one image each keep their own
 # home across restarts and never see the other's files. A file written outside the home is
 # gone at the next start. ps reports a running VM, stop reaches the app as SIGTERM, and
 # logs -f follows the output until the stop. A vmpackd killed with SIGKILL is replaced by
@@ -24,19 +24,23 @@ B="$(instance b)"
 "$VMPACK" install --no-desktop --data-size 64M "$SHELL_STORE_IMAGE" "$A" >/dev/null || fail "install $A failed"
 "$VMPACK" install --no-desktop --data-size 64M "$SHELL_STORE_IMAGE" "$B" >/dev/null || fail "install $B failed"
 
-# Run a shell script in the instance's VM and wait for it; its output lands in the log.
+# Run a shell script (with ARGS as $0, $1, ...) in the instance's VM and wait for it. Its
+# output lands in the log.
 run_in() {
         local name="$1" script="$2" status
         set +e
-        "$VMPACK" start --wait --entrypoint /bin/sh "$name" -c "$script" 2>"$TEST_TMP/start-err"
+        "$VMPACK" start --wait --entrypoint /bin/sh "$name" -c "$script" "${@:3}" 2>"$TEST_TMP/start-err"
         status=$?
         set -e
         [ "$status" -eq 0 ] || fail "script in $name exited $status: $(cat "$TEST_TMP/start-err"); log: $("$VMPACK" logs "$name")"
 }
 
-say "boot 1: $A writes to its home and outside it"
-run_in "$A" 'echo from-a > ~/mine-a && echo outside > /var/tmp/outside-a && echo written'
-expect_eq "log of boot 1" "$("$VMPACK" logs "$A")" "written"
+say "boot 1: $A writes to its home and outside it, and reads a shared host file"
+echo "host file" >"$TEST_TMP/shared.txt"
+run_in "$A" 'echo from-a > ~/mine-a && echo outside > /var/tmp/outside-a && echo written; echo "$1"; cat "$1"' \
+        _ "$TEST_TMP/shared.txt"
+expect_eq "log of boot 1" "$("$VMPACK" logs "$A")" \
+        "$(printf 'written\n/run/vmpack/files/1/shared.txt\nhost file')"
 
 say "boot 2: $B writes to its home and sees nothing of $A; 20000 bytes of output rotate app.log"
 run_in "$B" 'head -c 20000 /dev/zero | tr "\0" x; echo; echo from-b > ~/mine-b; ls -A ~ | grep -v lost+found | tr "\n" " "; echo'
@@ -139,6 +143,24 @@ assert i["exit_reason"].startswith("killed by uid"), i
 EOF
 pass "kill ended QEMU $qemu_pid and recorded the reason"
 
-say "$B's home still has its file after being killed"
-run_in "$B" 'cat ~/mine-b'
+say "boot 5: $B still has its file after being killed; a stop escalates past an app that ignores SIGTERM"
+"$VMPACK" start --entrypoint /bin/sh "$B" -c 'trap "" TERM; cat ~/mine-b; exec sleep 1000' >/dev/null ||
+        fail "start $B failed"
+for _ in $(seq 120); do
+        [ "$("$VMPACK" logs "$B")" = from-b ] && break
+        sleep 0.5
+done
 expect_eq "file of $B after kill" "$("$VMPACK" logs "$B")" "from-b"
+started=$(date +%s)
+"$VMPACK" stop --timeout 2 "$B" >"$TEST_TMP/stop" || fail "stop --timeout 2 $B failed"
+elapsed=$(($(date +%s) - started))
+[ "$elapsed" -le 12 ] || fail "stop with a 2 s timeout took $elapsed s"
+pass "stop ended an app that ignores SIGTERM in $elapsed s: $(cat "$TEST_TMP/stop")"
+"$VMPACK" info --json "$B" >"$TEST_TMP/info.json"
+python3 - "$TEST_TMP/info.json" <<'EOF2' || fail "info after escalated stop: $(cat "$TEST_TMP/info.json")"
+import json, sys
+i = json.load(open(sys.argv[1]))
+assert i["state"] == "stopped", i
+assert i["exit_reason"].startswith("stopped by uid"), i
+assert "VM ended before the app exited" in i["exit_reason"], i
+EOF2
