@@ -210,6 +210,8 @@ static void run_loop(daemon_state *d)
 
         d->idle_since_ms = vp_db_now_ms();
         while (!d->quit) {
+                /* Before the pollfd array is built, so it never lists a closed connection. */
+                int idle_timeout = server_close_idle(d);
                 size_t n = 0;
 
                 fds[n] = (struct pollfd) { .fd = d->listen_fd, .events = POLLIN };
@@ -237,6 +239,8 @@ static void run_loop(daemon_state *d)
                 }
 
                 int timeout = supervise_check_deadlines(d);
+                if (idle_timeout >= 0 && (timeout < 0 || idle_timeout < timeout))
+                        timeout = idle_timeout;
                 if (d->idle_exit_s > 0) {
                         if (!is_idle(d))
                                 d->idle_since_ms = vp_db_now_ms();

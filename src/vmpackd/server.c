@@ -70,6 +70,7 @@ void server_accept(daemon_state *d)
                 return;
         }
         c->fd = fd;
+        c->last_active_ms = vp_db_now_ms();
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &length) < 0) {
                 log_message(NULL, "SO_PEERCRED failed: %s; closing the connection", strerror(errno));
                 close(fd);
@@ -105,6 +106,27 @@ void server_close_connection(daemon_state *d, connection *c)
         free(c->input);
         free(c->output);
         free(c);
+}
+
+int server_close_idle(daemon_state *d)
+{
+        int64_t now = vp_db_now_ms(), next = -1;
+
+        for (size_t i = 0; i < MAX_CONNECTIONS; i++) {
+                connection *c = d->connections[i];
+                if (!c || c->waiting || c->output_size > 0)
+                        continue;
+                int64_t left = c->last_active_ms + CONNECTION_IDLE_TIMEOUT_S * 1000 - now;
+                if (left <= 0) {
+                        log_message(NULL, "closing the connection of uid %u pid %d: idle for %d s", c->peer.uid,
+                                    c->peer.pid, CONNECTION_IDLE_TIMEOUT_S);
+                        server_close_connection(d, c);
+                        continue;
+                }
+                if (next < 0 || left < next)
+                        next = left;
+        }
+        return (int) next;
 }
 
 /* Decode and dispatch each complete message in the input buffer. */
@@ -174,6 +196,7 @@ static bool receive(daemon_state *d, connection *c)
                 return true;
         }
         c->input_size += (size_t) n;
+        c->last_active_ms = vp_db_now_ms();
         process_input(d, c);
         return true;
 }
@@ -201,7 +224,9 @@ bool server_handle_connection(daemon_state *d, connection *c, short revents)
 
         if (revents & POLLIN)
                 keep = receive(d, c);
-        else if (revents & POLLERR)
+        else if (revents & (POLLERR | POLLHUP))
+                /* The peer is gone, e.g. a client that stopped waiting for its Stop reply:
+                 * nothing can reach it, and POLLHUP would wake every poll() until closed. */
                 keep = false;
         if (keep && c->output_size > 0)
                 keep = flush_output(c);

@@ -27,6 +27,9 @@
 /* After the quit command, the wait before the supervisor and QEMU get SIGKILL. */
 #define STOP_QUIT_GRACE_S 5
 #define LOG_DEFAULT_MAX_BYTES (8 * 1024 * 1024)
+/* A connection that sends nothing for this long, with no reply pending, is closed, so idle
+ * clients cannot hold all MAX_CONNECTIONS slots. */
+#define CONNECTION_IDLE_TIMEOUT_S 60
 
 typedef struct connection {
         int fd;
@@ -38,6 +41,7 @@ typedef struct connection {
         bool waiting;       /* a Stop or Kill reply is pending: do not read further requests */
         bool close_after;   /* close once output is sent */
         uint64_t discarding; /* > 0: after an oversized message, bytes read and dropped so far */
+        int64_t last_active_ms; /* when the connection was accepted or last received bytes */
 } connection;
 
 typedef struct instance_run {
@@ -81,6 +85,8 @@ void server_accept(daemon_state *d);
 /* Handle readable or writable events on c; returns false when the connection was closed. */
 bool server_handle_connection(daemon_state *d, connection *c, short revents);
 void server_close_connection(daemon_state *d, connection *c);
+/* Close idle connections; returns the poll timeout in ms until the next one expires, or -1. */
+int server_close_idle(daemon_state *d);
 /* Queue a reply or an error for c. parameters is not stolen. */
 void server_reply(connection *c, json_t *parameters);
 void server_reply_error(connection *c, const char *name, const char *message);
