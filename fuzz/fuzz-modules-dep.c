@@ -8,6 +8,48 @@
 
 #include <string.h>
 
+static ssize_t index_of(char **paths, const char *path, size_t length)
+{
+        for (size_t i = 0; paths[i]; i++)
+                if (strlen(paths[i]) == length && memcmp(paths[i], path, length) == 0)
+                        return (ssize_t) i;
+        return -1;
+}
+
+/* Check that every dependency that modules.dep lists for a returned module comes before it.
+ * The resolver uses the first line of a module that appears twice, and so does this check. */
+static void check_order(char **paths, const char *dep_text)
+{
+        _cleanup_free_ char *seen = calloc(strv_length(paths) + 1, 1);
+        FUZZ_CHECK(seen);
+
+        for (const char *line = dep_text; *line;) {
+                size_t line_length = strcspn(line, "\n");
+                const char *colon = memchr(line, ':', line_length);
+                if (colon) {
+                        ssize_t self = index_of(paths, line, (size_t) (colon - line));
+                        if (self >= 0 && !seen[self]) {
+                                seen[self] = 1;
+                                const char *end = line + line_length;
+                                for (const char *dep = colon + 1; dep < end;) {
+                                        dep += strspn(dep, " \t");
+                                        size_t n = strcspn(dep, " \t\n");
+                                        if (dep + n > end)
+                                                n = (size_t) (end - dep);
+                                        if (n > 0) {
+                                                ssize_t at = index_of(paths, dep, n);
+                                                FUZZ_CHECK(at >= 0 && at < self);
+                                        }
+                                        dep += n;
+                                }
+                        }
+                }
+                line += line_length;
+                if (*line == '\n')
+                        line++;
+        }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         const char *dir = fuzz_temp_dir();
@@ -39,5 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 for (char **q = paths; q < p; q++)
                         FUZZ_CHECK(strcmp(*p, *q) != 0);
         }
+        _cleanup_free_ char *dep_text = fuzz_string(data, dep_size);
+        check_order(paths, dep_text);
         return 0;
 }
