@@ -45,10 +45,12 @@ static const char *error_name(int code)
         }
 }
 
+/* Reply to a failed operation. -ENOENT here means a missing file or program, not a missing
+ * instance, so it maps to Failed. */
 static void reply_failure(connection *c, const char *instance, const char *method, const vp_error *err)
 {
         log_message(instance, "%s for uid %u failed: %s", method, c->peer.uid, err->message);
-        server_reply_error(c, error_name(err->code), err->message);
+        server_reply_error(c, err->code == -ENOENT ? VP_API_ERROR_FAILED : error_name(err->code), err->message);
 }
 
 json_t *methods_instance_json(daemon_state *d, const char *name)
@@ -310,7 +312,7 @@ static int make_app_argv(json_t *metadata, const vp_api_request *request, char *
                 if (path[0] != '/')
                         return vp_error_set(err, -EINVAL, "file '%s' must be an absolute path", path);
                 if (stat(path, &st) < 0)
-                        return vp_error_set_errno(err, -errno, "file %s", path);
+                        return vp_error_set(err, -EINVAL, "file %s: %s", path, strerror(errno));
                 if (!S_ISREG(st.st_mode))
                         return vp_error_set(err, -EINVAL, "file %s is not a regular file", path);
                 if (strv_extend(&shared, path) < 0)

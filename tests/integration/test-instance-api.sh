@@ -42,6 +42,8 @@ expect_error '{"method":"io.bheem.vmpack.Info","parameters":{"name":"x","color":
 expect_error '{"method":"io.bheem.vmpack.Info","parameters":{"name":"no-such-instance"}}' io.bheem.vmpack.InstanceNotFound
 expect_error '{"method":"io.bheem.vmpack.Install","parameters":{"image":"no-such-image","name":"x1"}}' io.bheem.vmpack.ImageNotFound
 expect_error '{"method":"io.bheem.vmpack.Install","parameters":{"image":"x","name":"../evil"}}' io.bheem.vmpack.InvalidParameter
+expect_error "{\"method\":\"io.bheem.vmpack.Install\",\"parameters\":{\"image\":\"$SHELL_STORE_IMAGE\",\"name\":\"t$$-w\",\"workspace\":\"a b\"}}" io.bheem.vmpack.InvalidParameter
+expect_error "{\"method\":\"io.bheem.vmpack.Install\",\"parameters\":{\"image\":\"$SHELL_STORE_IMAGE\",\"name\":\"t$$-s\",\"data_size\":1024}}" io.bheem.vmpack.InvalidParameter
 
 say "a message over 1 MiB without a NUL gets MessageTooLarge and its connection closes"
 python3 - "$VMPACK_RUNTIME_DIR/vmpackd.sock" <<'EOF' || fail "oversized message was not rejected"
@@ -163,6 +165,13 @@ expect_eq "stop of a stopped instance" "$status" 1
 grep -q "not running" "$TEST_TMP/err" || fail "stop message: $(cat "$TEST_TMP/err")"
 "$VMPACK" logs "$A" >"$TEST_TMP/logs" || fail "logs of a never started instance failed"
 expect_eq "log of a never started instance" "$(cat "$TEST_TMP/logs")" ""
+
+say "start rejects shared files that are missing, relative or not regular files"
+for file in /nonexistent/file relative/file /etc; do
+        expect_error "{\"method\":\"io.bheem.vmpack.Start\",\"parameters\":{\"name\":\"$B\",\"files\":[\"$file\"]}}" \
+                io.bheem.vmpack.InvalidParameter
+done
+expect_eq "state after rejected starts" "$("$VMPACK" info --json "$B" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')" stopped
 
 say "uninstall keeps the data volume, install reuses it, purge needs confirmation"
 "$VMPACK" uninstall "$A" || fail "uninstall failed"
