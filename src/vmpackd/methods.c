@@ -217,6 +217,7 @@ static void method_uninstall(daemon_state *d, connection *c, const vp_api_reques
         json_t *object = authorize(d, c, name);
         if (!object)
                 return;
+        _cleanup_free_ char *digest = strdup(json_string_value(json_object_get(object, "image")) ?: "");
         json_decref(object);
         if (supervise_find(d, name)) {
                 snprintf(message, sizeof(message), "instance '%s' is running: run 'vmpack stop %s' first", name,
@@ -230,6 +231,10 @@ static void method_uninstall(daemon_state *d, connection *c, const vp_api_reques
                 return;
         }
         log_message(name, "uninstalled by uid %u (%s)", c->peer.uid, purge ? "data purged" : "data kept");
+
+        /* An image that lost its last name while this instance used it goes with its last user. */
+        if (digest && digest[0] && vp_store_release_image(digest, &err) < 0)
+                log_message(name, "releasing image %.12s failed: %s", digest, err.message);
         json_t *reply = json_pack("{s:b}", "purged", purge);
         server_reply(c, reply);
         json_decref(reply);
