@@ -57,8 +57,33 @@ static bool has_text(const char *s)
         return s && *s;
 }
 
+static int validate_gui(const vp_vm_spec *spec, vp_error *err)
+{
+        if ((unsigned) spec->display > VP_DISPLAY_SPICE)
+                return vp_error_set(err, -EINVAL, "VM spec: unknown display %d", (int) spec->display);
+        if (!spec->gpu) {
+                if (spec->audio || spec->microphone || spec->clipboard)
+                        return vp_error_set(err, -EINVAL, "VM spec: audio, microphone and clipboard need a GPU");
+                return 0;
+        }
+        if (spec->machine != VP_MACHINE_Q35)
+                return vp_error_set(err, -EINVAL, "VM spec: a GPU needs machine q35, not %s",
+                                    vp_machine_to_string(spec->machine));
+        if (spec->headless)
+                return vp_error_set(err, -EINVAL, "VM spec: a GPU spec sets display, not headless");
+        if (spec->display == VP_DISPLAY_SPICE && !has_text(spec->spice_socket))
+                return vp_error_set(err, -EINVAL, "VM spec: display spice needs a SPICE socket path");
+        if (spec->microphone && !spec->audio)
+                return vp_error_set(err, -EINVAL, "VM spec: a microphone needs audio");
+        if (spec->clipboard && spec->n_ports == 0)
+                return vp_error_set(err, -EINVAL, "VM spec: the clipboard needs the virtio-serial ports");
+        return 0;
+}
+
 static int validate(const vp_vm_spec *spec, vp_error *err)
 {
+        int r;
+
         if (spec->accel != VP_ACCEL_KVM && spec->accel != VP_ACCEL_TCG)
                 return vp_error_set(err, -EINVAL, "VM spec: accelerator must be kvm or tcg, not '%s'",
                                     vp_accel_to_string(spec->accel));
@@ -94,6 +119,10 @@ static int validate(const vp_vm_spec *spec, vp_error *err)
         for (size_t i = 0; i < spec->n_ports; i++)
                 if (!has_text(spec->ports[i].name) || spec->ports[i].fd < 0)
                         return vp_error_set(err, -EINVAL, "VM spec: port %zu has no name or fd", i);
+
+        r = validate_gui(spec, err);
+        if (r < 0)
+                return r;
 
         if (spec->machine == VP_MACHINE_MICROVM) {
                 size_t devices = spec->n_disks + spec->n_shares + (spec->n_ports > 0) + spec->rng +
@@ -255,6 +284,77 @@ static int render_devices(const vp_vm_spec *spec, char ***argv)
         return r;
 }
 
+/*
+ * The screen, input devices, sound and clipboard of a graphical app. Each device is added
+ * only when the spec grants it: no sound card without audio, no capture without a
+ * microphone, no agent port (so no clipboard) without clipboard.
+ */
+static int render_gui(const vp_vm_spec *spec, char ***argv)
+{
+        int r = 0;
+
+        if (!spec->gpu)
+                return 0;
+
+        if (has_text(spec->name)) {
+                _cleanup_free_ char *name = vp_qemu_escape(spec->name);
+                if (!name)
+                        return -ENOMEM;
+                r = r ?: push_pair(argv, "-name", vp_strdup_printf("guest=%s", name));
+        }
+
+        switch (spec->display) {
+        case VP_DISPLAY_NONE:
+                r = r ?: push_pair(argv, "-display", strdup("none"));
+                break;
+        case VP_DISPLAY_GTK:
+                r = r ?: push_pair(argv, "-display", strdup("gtk"));
+                break;
+        case VP_DISPLAY_SDL:
+                r = r ?: push_pair(argv, "-display", strdup("sdl"));
+                break;
+        case VP_DISPLAY_SPICE: {
+                _cleanup_free_ char *path = vp_qemu_escape(spec->spice_socket);
+                if (!path)
+                        return -ENOMEM;
+                /* Only the owner of the runtime directory can reach the socket, so no
+                 * ticket (password) is needed. */
+                r = r ?: push_pair(argv, "-display", strdup("none"));
+                r = r ?: push_pair(argv, "-spice", vp_strdup_printf("unix=on,addr=%s,disable-ticketing=on", path));
+                break;
+        }
+        }
+
+        /* virgl (gpu=virgl) would need virtio-gpu-gl-pci and an OpenGL display: not
+         * supported yet, so the guest renders in software. */
+        r = r ?: push_pair(argv, "-device", strdup("virtio-gpu-pci"));
+        r = r ?: push_pair(argv, "-device", strdup("virtio-keyboard-pci"));
+        r = r ?: push_pair(argv, "-device", strdup("virtio-tablet-pci"));
+
+        if (spec->audio) {
+                /* QEMU 7.2 has no PipeWire audiodev (8.1 adds one) and no virtio-sound
+                 * (8.2 adds it): PulseAudio, which PipeWire's pulse server provides, and
+                 * an Intel HDA codec. hda-output has no input, hda-duplex has one. */
+                r = r ?: push_pair(argv, "-audiodev", strdup("pa,id=audio0"));
+                r = r ?: push_pair(argv, "-device", strdup("intel-hda"));
+                r = r ?: push_pair(argv, "-device", strdup(spec->microphone ? "hda-duplex,audiodev=audio0"
+                                                                            : "hda-output,audiodev=audio0"));
+        }
+
+        if (spec->clipboard) {
+                /* The SPICE agent protocol on the port that spice-vdagent opens. With a
+                 * SPICE display the client's agent takes it (spicevmc); with a local
+                 * window QEMU's own agent connects it to the host clipboard. */
+                if (spec->display == VP_DISPLAY_SPICE)
+                        r = r ?: push_pair(argv, "-chardev", strdup("spicevmc,id=vdagent,name=vdagent"));
+                else
+                        r = r ?: push_pair(argv, "-chardev", strdup("qemu-vdagent,id=vdagent,name=vdagent,clipboard=on"));
+                r = r ?: push_pair(argv, "-device",
+                                   strdup("virtserialport,bus=serial0.0,chardev=vdagent,name=com.redhat.spice.0"));
+        }
+        return r;
+}
+
 int vp_qemu_render(const vp_vm_spec *spec, char ***ret_argv, vp_error *err)
 {
         _cleanup_strv_free_ char **argv = strv_new();
@@ -273,6 +373,7 @@ int vp_qemu_render(const vp_vm_spec *spec, char ***ret_argv, vp_error *err)
         r = r ?: render_ports(spec, &argv);
         r = r ?: render_control(spec, &argv);
         r = r ?: render_devices(spec, &argv);
+        r = r ?: render_gui(spec, &argv);
         for (const char *const *a = spec->extra_args; r == 0 && a && *a; a++)
                 r = strv_extend(&argv, *a);
         if (r < 0)
@@ -389,6 +490,13 @@ static const char *const network_names[] = {
         [VP_VM_NETWORK_UPLINK] = "uplink",
 };
 
+static const char *const display_names[] = {
+        [VP_DISPLAY_NONE] = "none",
+        [VP_DISPLAY_GTK] = "gtk",
+        [VP_DISPLAY_SDL] = "sdl",
+        [VP_DISPLAY_SPICE] = "spice",
+};
+
 static int lookup(const char *const *names, size_t n, const char *s)
 {
         for (size_t i = 0; s && i < n; i++)
@@ -436,5 +544,19 @@ int vp_vm_network_from_string(const char *s, vp_vm_network *ret)
         if (i < 0)
                 return i;
         *ret = (vp_vm_network) i;
+        return 0;
+}
+
+const char *vp_display_to_string(vp_display display)
+{
+        return (size_t) display < ELEMENTSOF(display_names) ? display_names[display] : "?";
+}
+
+int vp_display_from_string(const char *s, vp_display *ret)
+{
+        int i = lookup(display_names, ELEMENTSOF(display_names), s);
+        if (i < 0)
+                return i;
+        *ret = (vp_display) i;
         return 0;
 }

@@ -31,6 +31,14 @@ typedef enum vp_vm_network {
         VP_VM_NETWORK_UPLINK, /* QEMU user networking (slirp) behind virtio-net */
 } vp_vm_network;
 
+/* Where the guest's screen goes. Only a spec with gpu set has a screen. */
+typedef enum vp_display {
+        VP_DISPLAY_NONE,  /* no window; QMP screendump still works */
+        VP_DISPLAY_GTK,   /* a GTK window (needs Debian's qemu-system-gui) */
+        VP_DISPLAY_SDL,   /* an SDL window (needs Debian's qemu-system-gui) */
+        VP_DISPLAY_SPICE, /* a SPICE server on spice_socket, for remote-viewer */
+} vp_display;
+
 typedef struct vp_vm_disk {
         const char *path;
         bool readonly;
@@ -78,6 +86,17 @@ typedef struct vp_vm_spec {
         vp_vm_network network;
         bool rng;                /* virtio-rng fed from the host's /dev/urandom */
         const char *config_file; /* exposed to the guest as fw_cfg VP_FW_CFG_CONFIG; may be NULL */
+
+        /* Graphical apps (q35 only). gpu adds virtio-gpu, a virtio keyboard and a virtio
+         * tablet (an absolute pointer) and no other input device. Audio, microphone and
+         * clipboard each need gpu and add their device only when set. */
+        bool gpu;
+        vp_display display;       /* with gpu: where the screen goes; ignored without gpu */
+        const char *name;         /* -name: the window title; NULL: QEMU's default */
+        const char *spice_socket; /* VP_DISPLAY_SPICE: unix socket path of the SPICE server */
+        bool audio;               /* sound output through PulseAudio (PipeWire's pulse server too) */
+        bool microphone;          /* sound input as well; needs audio */
+        bool clipboard;           /* the SPICE agent port com.redhat.spice.0 */
         const char *const *extra_args; /* NULL-terminated, appended last; may be NULL */
 } vp_vm_spec;
 
@@ -103,3 +122,5 @@ const char *vp_accel_to_string(vp_accel accel);
 int vp_accel_from_string(const char *s, vp_accel *ret);
 const char *vp_vm_network_to_string(vp_vm_network network);
 int vp_vm_network_from_string(const char *s, vp_vm_network *ret);
+const char *vp_display_to_string(vp_display display);
+int vp_display_from_string(const char *s, vp_display *ret);

@@ -112,6 +112,130 @@ static void render_escapes_commas(void **state)
         check_golden(&spec, "escape-commas");
 }
 
+/* A graphical app as the runner renders it: q35 and a virtio GPU, keyboard and tablet. */
+static vp_vm_spec gui_spec(void)
+{
+        vp_vm_spec spec = base_spec();
+
+        spec.machine = VP_MACHINE_Q35;
+        spec.cmdline = "console=ttyS0 quiet panic=-1 rdinit=/init";
+        spec.memory_mib = 1024;
+        spec.headless = false;
+        spec.gpu = true;
+        spec.name = "[work] Fox,1";
+        return spec;
+}
+
+static bool argv_contains(char **argv, const char *needle)
+{
+        STRV_FOREACH(a, argv)
+                if (strstr(*a, needle))
+                        return true;
+        return false;
+}
+
+static void render_gui_none(void **state)
+{
+        vp_vm_spec spec = gui_spec();
+        _cleanup_strv_free_ char **argv = NULL;
+        vp_error err = {};
+
+        check_golden(&spec, "gui-none");
+
+        /* Without their permissions: no sound device, no agent port, no SPICE server. */
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), 0);
+        assert_false(argv_contains(argv, "audiodev"));
+        assert_false(argv_contains(argv, "hda"));
+        assert_false(argv_contains(argv, "vdagent"));
+        assert_false(argv_contains(argv, "com.redhat.spice.0"));
+        assert_false(argv_contains(argv, "-spice"));
+        assert_false(argv_contains(argv, "usb"));
+}
+
+static void render_gui_audio(void **state)
+{
+        vp_vm_spec spec = gui_spec();
+        _cleanup_strv_free_ char **argv = NULL;
+        vp_error err = {};
+
+        spec.display = VP_DISPLAY_GTK;
+        spec.audio = true;
+        check_golden(&spec, "gui-audio");
+
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), 0);
+        assert_true(argv_contains(argv, "hda-output"));
+        assert_false(argv_contains(argv, "hda-duplex"));
+        assert_false(argv_contains(argv, "vdagent"));
+}
+
+static void render_gui_microphone(void **state)
+{
+        vp_vm_spec spec = gui_spec();
+        _cleanup_strv_free_ char **argv = NULL;
+        vp_error err = {};
+
+        spec.display = VP_DISPLAY_SDL;
+        spec.audio = true;
+        spec.microphone = true;
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), 0);
+        assert_true(argv_contains(argv, "hda-duplex,audiodev=audio0"));
+        assert_false(argv_contains(argv, "hda-output"));
+}
+
+static void render_gui_clipboard(void **state)
+{
+        vp_vm_spec spec = gui_spec();
+        _cleanup_strv_free_ char **argv = NULL;
+        vp_error err = {};
+
+        spec.display = VP_DISPLAY_SPICE;
+        spec.spice_socket = "/run/vmpack/run-abc/spice.sock";
+        spec.clipboard = true;
+        check_golden(&spec, "gui-clipboard");
+
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), 0);
+        assert_false(argv_contains(argv, "audiodev"));
+        argv = strv_free(argv);
+
+        /* A local window gets QEMU's own agent instead of the SPICE client's. */
+        spec.display = VP_DISPLAY_GTK;
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), 0);
+        assert_true(argv_contains(argv, "qemu-vdagent,id=vdagent,name=vdagent,clipboard=on"));
+        assert_false(argv_contains(argv, "spicevmc"));
+}
+
+static void render_gui_rejects_bad_specs(void **state)
+{
+        vp_vm_spec spec;
+        char **argv = NULL;
+        vp_error err = {};
+
+        spec = gui_spec();
+        spec.machine = VP_MACHINE_MICROVM;
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "q35"));
+
+        spec = gui_spec();
+        spec.display = VP_DISPLAY_SPICE;
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "SPICE"));
+
+        spec = gui_spec();
+        spec.microphone = true;
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "microphone"));
+
+        spec = base_spec();
+        spec.audio = true;
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "GPU"));
+
+        spec = gui_spec();
+        spec.headless = true;
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), -EINVAL);
+        assert_null(argv);
+}
+
 static void escape_doubles_commas(void **state)
 {
         _cleanup_free_ char *a = vp_qemu_escape("a,b,,c");
@@ -199,6 +323,12 @@ static void names_round_trip(void **state)
         assert_int_equal(vp_accel_from_string("KVM", &accel), -EINVAL);
         assert_int_equal(vp_vm_network_from_string("uplink", &network), 0);
         assert_string_equal(vp_vm_network_to_string(network), "uplink");
+
+        vp_display display;
+        assert_int_equal(vp_display_from_string("spice", &display), 0);
+        assert_int_equal(display, VP_DISPLAY_SPICE);
+        assert_string_equal(vp_display_to_string(VP_DISPLAY_GTK), "gtk");
+        assert_int_equal(vp_display_from_string("vnc", &display), -EINVAL);
 }
 
 int main(void)
@@ -209,6 +339,11 @@ int main(void)
                 cmocka_unit_test(render_shares_ro_rw),
                 cmocka_unit_test(render_q35_kvm),
                 cmocka_unit_test(render_escapes_commas),
+                cmocka_unit_test(render_gui_none),
+                cmocka_unit_test(render_gui_audio),
+                cmocka_unit_test(render_gui_microphone),
+                cmocka_unit_test(render_gui_clipboard),
+                cmocka_unit_test(render_gui_rejects_bad_specs),
                 cmocka_unit_test(escape_doubles_commas),
                 cmocka_unit_test(render_rejects_auto_accel),
                 cmocka_unit_test(render_rejects_bad_values),
