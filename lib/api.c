@@ -49,6 +49,8 @@ static const method methods[] = {
           } },
         { "Stop", { { "name", TYPE_STRING, true }, { "timeout", TYPE_INTEGER, false } } },
         { "Kill", { { "name", TYPE_STRING, true } } },
+        { "Suspend", { { "name", TYPE_STRING, true } } },
+        { "Resume", { { "name", TYPE_STRING, true } } },
         { "Ps", {} },
         { "Logs",
           {
@@ -291,7 +293,7 @@ int vp_api_decode_reply(const char *data, size_t size, json_t **ret_parameters, 
                         VP_API_ERROR_INSTANCE_NOT_FOUND,  VP_API_ERROR_INSTANCE_EXISTS,
                         VP_API_ERROR_INSTANCE_RUNNING,    VP_API_ERROR_INSTANCE_NOT_RUNNING,
                         VP_API_ERROR_IMAGE_NOT_FOUND,     VP_API_ERROR_PERMISSION_DENIED,
-                        VP_API_ERROR_FAILED,
+                        VP_API_ERROR_INSTANCE_SUSPENDED,  VP_API_ERROR_FAILED,
                 };
                 const char *static_name = VP_API_ERROR_FAILED;
                 for (size_t i = 0; i < ELEMENTSOF(known); i++)

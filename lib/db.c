@@ -233,7 +233,7 @@ int vp_db_set_state(vp_db *db, const char *name, const char *state, pid_t pid, i
                             "UPDATE instances SET state = ?, pid = ?, started_ms = ?, stopped_ms = NULL, "
                             "exit_status = NULL, exit_reason = NULL WHERE name = ?",
                             "siis", state, (int64_t) pid, now, name);
-        else if (strcmp(state, "stopped") == 0)
+        else if (strcmp(state, "stopped") == 0 || strcmp(state, "suspended") == 0)
                 r = prepare(db, &stmt, err,
                             "UPDATE instances SET state = ?, pid = NULL, stopped_ms = ?, exit_status = ?, "
                             "exit_reason = ? WHERE name = ?",

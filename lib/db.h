@@ -5,7 +5,8 @@
  * uid and pid. Events outlive their instance, as an audit log. The journal is WAL and each
  * change is one transaction, so a crash leaves the state before or after a change.
  *
- * Instance states: "stopped", "running", "stopping". Reads return jansson objects, the
+ * Instance states: "stopped", "running", "stopping", "suspended" (the VM's state is saved in
+ * the instance directory and QEMU is not running). Reads return jansson objects, the
  * shape the API replies with (see docs/api.md).
  */
 #pragma once
@@ -51,8 +52,8 @@ int vp_db_remove_instance(vp_db *db, const char *name, bool purged, const vp_db_
 
 /*
  * Set the instance's state and record the change as an event. "running" stores pid and the
- * start time and clears the last exit; "stopped" clears pid and stores exit_status (-1 when
- * unknown) and reason as the last exit. reason may be NULL.
+ * start time and clears the last exit; "stopped" and "suspended" clear pid and store
+ * exit_status (-1 when unknown) and reason as the last exit. reason may be NULL.
  */
 int vp_db_set_state(vp_db *db, const char *name, const char *state, pid_t pid, int exit_status,
                     const char *reason, const vp_db_caller *caller, vp_error *err);

@@ -6,6 +6,8 @@
  *                   home in the guest, so files written there survive restarts
  *   app.log         the app's stdout and stderr of the current or last run (size-capped)
  *   console.log     the guest console of the current or last run
+ *   vmstate         a suspended VM's saved memory and device state (QEMU migration stream)
+ *   vmstate.json    what that state depends on, and the app's argv and shared files
  * Uninstalling without purge removes instance.json and keeps data.qcow2; installing the
  * same name again reuses that volume.
  */
@@ -16,6 +18,8 @@
 #include <jansson.h>
 
 #define VP_INSTANCE_NAME_MAX 64
+/* The saved state of a suspended instance, in its directory. */
+#define VP_INSTANCE_STATE_FILE "vmstate"
 #define VP_INSTANCE_DEFAULT_WORKSPACE "default"
 #define VP_INSTANCE_DEFAULT_DATA_SIZE (1024ULL * 1024 * 1024)
 /* ext4 needs a few MiB for its journal and metadata; below this mkfs.ext4 fails or the

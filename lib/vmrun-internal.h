@@ -9,6 +9,8 @@
 #include "guest-protocol.h"
 #include "vmrun.h"
 
+#include <jansson.h>
+
 #include <sys/types.h>
 
 /* How long a TCG boot may take before the app starts. A vmlinux boot takes 2 to 3 s under
@@ -37,6 +39,7 @@ typedef struct run_context {
         char *kernel_version;
         char *qemu_version;
         unsigned long tsc_khz;
+        json_t *fingerprint; /* of the current attempt, when options->state_path is set */
 } run_context;
 
 typedef struct output_stream {
@@ -72,6 +75,7 @@ typedef struct vm_attempt {
         bool timed_out;
         bool boot_timed_out;
         char *guest_error;
+        bool suspended; /* the state was saved and QEMU told to quit */
 
         int64_t start_ms, drain_deadline, poweroff_deadline, terminate_deadline, quit_deadline;
 } vm_attempt;
@@ -109,3 +113,20 @@ _noreturn_ void vp_run_exec_qemu(const run_context *ctx, char **argv, const int 
 int vp_run_event_loop(vm_attempt *a);
 
 int64_t vp_run_now_ms(void);
+
+/* vmrun-suspend.c */
+
+/* Describe what a saved state depends on: QEMU version, kernel, initramfs, image and the
+ * QEMU command line argv (without -incoming), with run-specific paths and fd numbers
+ * masked. */
+int vp_run_fingerprint(const run_context *ctx, vp_accel accel, char *const *argv, json_t **ret, vp_error *err);
+/* Check the fingerprint saved beside options->state_path against this run's one. Fails
+ * with -ESTALE and a message naming what changed. Fills the output byte counts the app
+ * had written when the state was saved. */
+int vp_run_check_saved_state(const run_context *ctx, json_t *fingerprint, uint64_t ret_out_bytes[2],
+                             vp_error *err);
+/* Pause the guest, save its state to options->state_path and write the fingerprint file.
+ * On failure the guest runs on. */
+int vp_run_suspend(vm_attempt *a, json_t *fingerprint, vp_error *err);
+/* Wait until QEMU started with -incoming has loaded the state, then continue the guest. */
+int vp_run_resume_continue(vm_attempt *a, vp_error *err);

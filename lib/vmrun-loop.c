@@ -301,6 +301,24 @@ static void console_copy(vm_attempt *a)
                 (void) !write(a->ctx->options->console_fd, buffer, (size_t) n);
 }
 
+/* SIGUSR1: save the VM's state and quit QEMU (vmrun-suspend.c). */
+static void handle_suspend(vm_attempt *a)
+{
+        const vp_run_options *o = a->ctx->options;
+        vp_error err = {};
+
+        if (!o->state_path || a->suspended || a->quit_sent)
+                return;
+        if (!a->ready || a->exited || a->terminate_sent)
+                vp_error_set(&err, -EBUSY, "suspend: the app is not running (it is starting or stopping)");
+        else if (vp_run_suspend(a, a->ctx->fingerprint, &err) == 0) {
+                qmp_quit(a);
+                return;
+        }
+        if (o->suspend_event)
+                o->suspend_event(o->userdata, false, err.message);
+}
+
 static void handle_signal(vm_attempt *a)
 {
         struct signalfd_siginfo info;
@@ -308,6 +326,10 @@ static void handle_signal(vm_attempt *a)
 
         if (read(o->signal_fd, &info, sizeof(info)) != sizeof(info))
                 return;
+        if (info.ssi_signo == SIGUSR1) {
+                handle_suspend(a);
+                return;
+        }
         a->signals++;
         if (a->signals == 1)
                 a->first_signal = (int) info.ssi_signo;

@@ -265,9 +265,9 @@ static void notify_command_line(const vp_run_options *o, char **argv)
                 notify(o, "QEMU command line: %s", line);
 }
 
-/* Fork the child that becomes QEMU and wait until its exec succeeded. Closes qemu_fds,
- * which the child inherits, in the parent. */
-static int start_qemu(run_context *ctx, vm_attempt *a, char **argv, int *qemu_fds, vp_error *err)
+/* Fork the child that becomes QEMU and wait until its exec succeeded. Closes the n_fds
+ * qemu_fds, which the child inherits, in the parent. */
+static int start_qemu(run_context *ctx, vm_attempt *a, char **argv, int *qemu_fds, size_t n_fds, vp_error *err)
 {
         _cleanup_close_ int error_read = -EBADF;
         int error_pipe[2];
@@ -284,11 +284,11 @@ static int start_qemu(run_context *ctx, vm_attempt *a, char **argv, int *qemu_fd
         }
         if (a->pid == 0) {
                 close(error_pipe[0]);
-                vp_run_exec_qemu(ctx, argv, qemu_fds, N_PORTS, error_pipe[1]);
+                vp_run_exec_qemu(ctx, argv, qemu_fds, n_fds, error_pipe[1]);
         }
         a->start_ms = vp_run_now_ms();
         close(error_pipe[1]);
-        for (int i = 0; i < N_PORTS; i++) {
+        for (size_t i = 0; i < n_fds; i++) {
                 close(qemu_fds[i]);
                 qemu_fds[i] = -1;
         }
@@ -339,6 +339,11 @@ static int collect_result(const run_context *ctx, vm_attempt *a, int wait_status
         result->timed_out = a->timed_out;
         result->guest_error = TAKE_PTR(a->guest_error);
 
+        if (a->suspended) {
+                result->suspended = true;
+                result->status = 0;
+                return 0;
+        }
         if (a->timed_out) {
                 result->status = VP_STATUS_TIMEOUT;
                 return 0;
@@ -371,6 +376,60 @@ static int collect_result(const run_context *ctx, vm_attempt *a, int wait_status
                             WEXITSTATUS(wait_status));
 }
 
+/* Record the fingerprint for a later suspend and, when resuming, check the saved one and
+ * add "-incoming fd:N" on the state file to argv and qemu_fds. */
+static int prepare_state(run_context *ctx, vp_accel accel, char ***argv, int *qemu_fds, size_t *n_qemu_fds,
+                         uint64_t saved_out_bytes[2], vp_error *err)
+{
+        const vp_run_options *o = ctx->options;
+
+        json_decref(ctx->fingerprint);
+        ctx->fingerprint = NULL;
+        int r = vp_run_fingerprint(ctx, accel, *argv, &ctx->fingerprint, err);
+        if (r < 0 || !o->resume)
+                return r;
+
+        r = vp_run_check_saved_state(ctx, ctx->fingerprint, saved_out_bytes, err);
+        if (r < 0)
+                return r;
+        int fd = open(o->state_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return vp_error_set_errno(err, -errno, "opening saved state %s", o->state_path);
+        qemu_fds[(*n_qemu_fds)++] = fd;
+        if (strv_extend(argv, "-incoming") < 0 || strv_extendf(argv, "fd:%d", fd) < 0)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+        return 0;
+}
+
+/* Continue a guest that QEMU loads from the saved state. The app already runs, so the
+ * attempt starts "ready", with the output counts it had when it was saved. The state is
+ * deleted once the guest runs: loading it again after the data volume changed would
+ * corrupt the guest's filesystem. */
+static int resume_guest(run_context *ctx, vm_attempt *a, const uint64_t saved_out_bytes[2], vp_error *err)
+{
+        const vp_run_options *o = ctx->options;
+        vp_error discard_error = {};
+
+        int r = vp_run_resume_continue(a, err);
+        if (r < 0) {
+                kill(a->pid, SIGKILL);
+                waitpid(a->pid, NULL, 0);
+                _cleanup_free_ char *qemu_error = read_tail(ctx->qemu_log_path, 2);
+                _cleanup_free_ char *message = strdup(err->message);
+                if (qemu_error && message)
+                        vp_error_set(err, r, "%s (QEMU: %s)", message, qemu_error);
+                return r;
+        }
+        a->ready = true;
+        a->out[0].bytes = saved_out_bytes[0];
+        a->out[1].bytes = saved_out_bytes[1];
+        if (vp_run_discard_state(o->state_path, &discard_error) < 0)
+                notify(o, "%s", discard_error.message);
+        if (o->suspend_event)
+                o->suspend_event(o->userdata, true, NULL);
+        return 0;
+}
+
 static int attempt_run(run_context *ctx, vp_accel accel, vp_run_result *result, attempt_end *ret_end,
                        char **ret_kvm_failure, vp_error *err)
 {
@@ -384,7 +443,10 @@ static int attempt_run(run_context *ctx, vp_accel accel, vp_run_result *result, 
                 .stdin_half_closed_fd = -1,
                 .port_fds = { -1, -1, -1, -1 },
         };
-        int qemu_fds[N_PORTS] = { -1, -1, -1, -1 };
+        /* The port sockets, and the saved state's file when resuming. */
+        int qemu_fds[N_PORTS + 1] = { -1, -1, -1, -1, -1 };
+        size_t n_qemu_fds = N_PORTS;
+        uint64_t saved_out_bytes[2] = { 0, 0 };
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *cmdline = NULL;
         int r;
@@ -405,15 +467,25 @@ static int attempt_run(run_context *ctx, vp_accel accel, vp_run_result *result, 
         r = render_spec(ctx, accel, qemu_fds, &argv, &cmdline, err);
         if (r < 0)
                 goto out;
+        if (o->state_path) {
+                r = prepare_state(ctx, accel, &argv, qemu_fds, &n_qemu_fds, saved_out_bytes, err);
+                if (r < 0)
+                        goto out;
+        }
         notify_command_line(o, argv);
 
         /* A fresh console log per attempt, so a failure shows this attempt's lines. */
         unlink(ctx->console_path);
         unlink(ctx->qmp_path);
 
-        r = start_qemu(ctx, &a, argv, qemu_fds, err);
+        r = start_qemu(ctx, &a, argv, qemu_fds, n_qemu_fds, err);
         if (r < 0)
                 goto out;
+        if (o->state_path && o->resume) {
+                r = resume_guest(ctx, &a, saved_out_bytes, err);
+                if (r < 0)
+                        goto out;
+        }
 
         int wait_status = vp_run_event_loop(&a);
         if (o->verbose && o->console_fd >= 0) {
@@ -432,7 +504,7 @@ static int attempt_run(run_context *ctx, vp_accel accel, vp_run_result *result, 
         *ret_end = ATTEMPT_DONE;
         r = collect_result(ctx, &a, wait_status, result, err);
 out:
-        for (int i = 0; i < N_PORTS; i++)
+        for (size_t i = 0; i < ELEMENTSOF(qemu_fds); i++)
                 if (qemu_fds[i] >= 0)
                         close(qemu_fds[i]);
         attempt_close(&a);
@@ -457,6 +529,7 @@ static void context_free(run_context *ctx)
         free(ctx->initrd);
         free(ctx->kernel_version);
         free(ctx->qemu_version);
+        json_decref(ctx->fingerprint);
 }
 
 static int prepare_kernel(run_context *ctx, vp_error *err)

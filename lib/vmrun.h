@@ -50,6 +50,18 @@ typedef struct vp_run_options {
         void (*notice)(void *userdata, const char *message);
         bool verbose;
         void *userdata;
+
+        /* Suspend and resume. With state_path set, SIGUSR1 on signal_fd saves the running
+         * VM's memory and device state to state_path, its fingerprint to state_path.json
+         * (see vmrun-suspend.c), and stops QEMU; the result then has suspended set. With
+         * resume also set, QEMU starts from that saved state instead of booting, after the
+         * fingerprint was checked against this run's image, kernel, initramfs, QEMU and
+         * command line. NULL: SIGUSR1 is ignored. */
+        const char *state_path;
+        bool resume;
+        /* Called once a resumed guest runs again, or with a message when a suspend failed
+         * and the guest runs on. May be NULL. */
+        void (*suspend_event)(void *userdata, bool resumed, const char *error);
 } vp_run_options;
 
 typedef struct vp_run_result {
@@ -58,6 +70,7 @@ typedef struct vp_run_result {
         int signal;         /* the signal number that stopped the run, 0 if none */
         char *guest_error;  /* message of the guest's {"event":"error"}, or NULL */
         char *console_tail; /* last lines of the console log when the VM failed, or NULL */
+        bool suspended;     /* the VM's state was saved to state_path and QEMU stopped: status is 0 */
 } vp_run_result;
 
 void vp_run_result_clear(vp_run_result *result);
@@ -72,3 +85,10 @@ char *vp_run_guest_file_path(size_t index, const char *host_path);
  * QEMU ended without reporting the app's exit; result->console_tail may be set then too.
  */
 int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *err);
+
+/* Read the app's argv and shared files that a saved state at state_path was started with.
+ * -ENOENT when there is no saved state. */
+int vp_run_read_saved_app(const char *state_path, char ***ret_argv, char ***ret_files, vp_error *err);
+
+/* Delete a saved state and its fingerprint; missing files are not an error. */
+int vp_run_discard_state(const char *state_path, vp_error *err);

@@ -24,6 +24,8 @@ static const struct verb {
         { "start", verb_start, "start an instance's VM in the background" },
         { "stop", verb_stop, "stop a running instance gracefully" },
         { "kill", verb_kill, "stop a running instance at once" },
+        { "suspend", verb_suspend, "save a running instance's state and stop its VM" },
+        { "resume", verb_resume, "continue a suspended instance from its saved state" },
         { "ps", verb_ps, "list running instances" },
         { "logs", verb_logs, "print an instance's app output" },
 };

@@ -21,6 +21,8 @@ int verb_info(int argc, char **argv);
 int verb_start(int argc, char **argv);
 int verb_stop(int argc, char **argv);
 int verb_kill(int argc, char **argv);
+int verb_suspend(int argc, char **argv);
+int verb_resume(int argc, char **argv);
 int verb_ps(int argc, char **argv);
 int verb_logs(int argc, char **argv);
 

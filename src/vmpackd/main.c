@@ -199,13 +199,13 @@ static bool is_idle(const daemon_state *d)
 
 /* What each pollfd entry stands for. */
 typedef struct poll_source {
-        enum { SOURCE_LISTEN, SOURCE_SIGNAL, SOURCE_CONNECTION, SOURCE_RUN_EXIT, SOURCE_RUN_OUTPUT } kind;
+        enum { SOURCE_LISTEN, SOURCE_SIGNAL, SOURCE_CONNECTION, SOURCE_RUN_EXIT, SOURCE_RUN_OUTPUT, SOURCE_RUN_STATUS } kind;
         void *object;
 } poll_source;
 
 static void run_loop(daemon_state *d)
 {
-        struct pollfd fds[2 + MAX_CONNECTIONS + 2 * MAX_RUNS];
+        struct pollfd fds[2 + MAX_CONNECTIONS + 3 * MAX_RUNS];
         poll_source sources[ELEMENTSOF(fds)];
 
         d->idle_since_ms = vp_db_now_ms();
@@ -235,6 +235,10 @@ static void run_loop(daemon_state *d)
                         if (run->output_fd >= 0) {
                                 fds[n] = (struct pollfd) { .fd = run->output_fd, .events = POLLIN };
                                 sources[n++] = (poll_source) { SOURCE_RUN_OUTPUT, run };
+                        }
+                        if (run->status_fd >= 0) {
+                                fds[n] = (struct pollfd) { .fd = run->status_fd, .events = POLLIN };
+                                sources[n++] = (poll_source) { SOURCE_RUN_STATUS, run };
                         }
                 }
 
@@ -288,6 +292,7 @@ static void run_loop(daemon_state *d)
                                 break;
                         }
                         case SOURCE_RUN_OUTPUT:
+                        case SOURCE_RUN_STATUS:
                         case SOURCE_RUN_EXIT: {
                                 bool live = false;
                                 for (size_t j = 0; j < MAX_RUNS; j++)
@@ -296,6 +301,8 @@ static void run_loop(daemon_state *d)
                                         break;
                                 if (sources[i].kind == SOURCE_RUN_OUTPUT)
                                         supervise_read_output(d, sources[i].object);
+                                else if (sources[i].kind == SOURCE_RUN_STATUS)
+                                        supervise_read_status(d, sources[i].object);
                                 else
                                         supervise_reap(d, sources[i].object);
                                 break;

@@ -9,6 +9,8 @@
 #include "store.h"
 #include "vmrun.h"
 
+#include <signal.h>
+
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -87,6 +89,30 @@ static json_t *authorize(daemon_state *d, connection *c, const char *name)
                 return NULL;
         }
         return object;
+}
+
+static bool is_suspended(json_t *object)
+{
+        const char *state = json_string_value(json_object_get(object, "state"));
+
+        return state && strcmp(state, "suspended") == 0;
+}
+
+/* Delete a suspended instance's saved state and mark it stopped, with why in the events. */
+static int discard_saved_state(daemon_state *d, const char *name, const char *action, const vp_db_caller *caller,
+                               vp_error *err)
+{
+        _cleanup_free_ char *state_path = vp_instance_path(name, VP_INSTANCE_STATE_FILE);
+        _cleanup_free_ char *reason = vp_strdup_printf("saved state discarded by %s from uid %u (pid %d)", action,
+                                                       caller->uid, caller->pid);
+
+        if (!state_path || !reason)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+        int r = vp_run_discard_state(state_path, err);
+        if (r < 0)
+                return r;
+        log_message(name, "%s", reason);
+        return vp_db_set_state(d->db, name, "stopped", 0, -1, reason, caller, err);
 }
 
 static void method_get_info(daemon_state *d, connection *c, const vp_api_request *request)
@@ -218,11 +244,16 @@ static void method_uninstall(daemon_state *d, connection *c, const vp_api_reques
         if (!object)
                 return;
         _cleanup_free_ char *digest = strdup(json_string_value(json_object_get(object, "image")) ?: "");
+        bool suspended = is_suspended(object);
         json_decref(object);
         if (supervise_find(d, name)) {
                 snprintf(message, sizeof(message), "instance '%s' is running: run 'vmpack stop %s' first", name,
                          name);
                 server_reply_error(c, VP_API_ERROR_INSTANCE_RUNNING, message);
+                return;
+        }
+        if (suspended && discard_saved_state(d, name, "Uninstall", &caller, &err) < 0) {
+                reply_failure(c, name, "Uninstall", &err);
                 return;
         }
         if (vp_db_remove_instance(d->db, name, purge, &caller, &err) < 0 ||
@@ -411,6 +442,14 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
                 server_reply_error(c, VP_API_ERROR_INSTANCE_RUNNING, message);
                 goto out;
         }
+        if (is_suspended(object)) {
+                snprintf(message, sizeof(message),
+                         "instance '%s' is suspended: resume it with 'vmpack resume %s', or discard its saved "
+                         "state with 'vmpack stop %s' and start it again",
+                         name, name, name);
+                server_reply_error(c, VP_API_ERROR_INSTANCE_SUSPENDED, message);
+                goto out;
+        }
         /* NOTE: the root daemon cannot tell whether the caller may read a host file, so in
          * system mode only root and the daemon's user may share files. */
         if (json_array_size(json_object_get(request->parameters, "files")) > 0 && c->peer.uid != d->uid &&
@@ -463,8 +502,21 @@ static void method_stop(daemon_state *d, connection *c, const vp_api_request *re
         json_t *object = authorize(d, c, name);
         if (!object)
                 return;
+        bool suspended = is_suspended(object);
         json_decref(object);
         instance_run *run = supervise_find(d, name);
+        if (!run && suspended) {
+                vp_error err = {};
+                if (discard_saved_state(d, name, force ? "Kill" : "Stop", &caller, &err) < 0) {
+                        reply_failure(c, name, force ? "Kill" : "Stop", &err);
+                        return;
+                }
+                json_t *instance = methods_instance_json(d, name);
+                json_t *reply = json_pack("{s:o}", "instance", instance ? instance : json_null());
+                server_reply(c, reply);
+                json_decref(reply);
+                return;
+        }
         if (!run) {
                 snprintf(message, sizeof(message), "instance '%s' is not running", name);
                 server_reply_error(c, VP_API_ERROR_INSTANCE_NOT_RUNNING, message);
@@ -478,6 +530,12 @@ static void method_stop(daemon_state *d, connection *c, const vp_api_request *re
                 server_reply_error(c, VP_API_ERROR_FAILED, "too many clients wait for this instance");
                 return;
         }
+        if (!force && run->pending != PENDING_NONE) {
+                snprintf(message, sizeof(message), "instance '%s' is being %s: wait for that to finish, or use "
+                         "'vmpack kill %s'", name, run->pending == PENDING_SUSPEND ? "suspended" : "resumed", name);
+                server_reply_error(c, VP_API_ERROR_FAILED, message);
+                return;
+        }
 
         if (force)
                 supervise_kill(d, run, &caller);
@@ -486,6 +544,114 @@ static void method_stop(daemon_state *d, connection *c, const vp_api_request *re
                                &caller);
         run->waiters[run->n_waiters++] = c;
         c->waiting = true;
+}
+
+/* Suspend replies when the state is saved and QEMU has ended, or when saving failed and
+ * the VM runs on. */
+static void method_suspend(daemon_state *d, connection *c, const vp_api_request *request)
+{
+        const char *name = string_parameter(request, "name");
+        vp_db_caller caller = caller_of(c);
+        char message[512];
+
+        json_t *object = authorize(d, c, name);
+        if (!object)
+                return;
+        bool suspended = is_suspended(object);
+        json_decref(object);
+        instance_run *run = supervise_find(d, name);
+        if (!run) {
+                snprintf(message, sizeof(message), "instance '%s' is %s", name,
+                         suspended ? "already suspended" : "not running");
+                server_reply_error(c, suspended ? VP_API_ERROR_INSTANCE_SUSPENDED : VP_API_ERROR_INSTANCE_NOT_RUNNING,
+                                   message);
+                return;
+        }
+        if (run->result_fd < 0) {
+                snprintf(message, sizeof(message), "instance '%s' was re-adopted after a vmpackd restart and cannot "
+                         "report a suspend: stop it and start it again", name);
+                server_reply_error(c, VP_API_ERROR_FAILED, message);
+                return;
+        }
+        if (run->stop_stage > 0 || run->pending != PENDING_NONE) {
+                snprintf(message, sizeof(message), "instance '%s' is %s", name,
+                         run->stop_stage > 0 ? "stopping" : run->pending == PENDING_SUSPEND ? "already being suspended"
+                                                                                          : "being resumed");
+                server_reply_error(c, VP_API_ERROR_FAILED, message);
+                return;
+        }
+        if (run->n_waiters >= MAX_CONNECTIONS) {
+                server_reply_error(c, VP_API_ERROR_FAILED, "too many clients wait for this instance");
+                return;
+        }
+        supervise_suspend(d, run, &caller);
+        run->waiters[run->n_waiters++] = c;
+        c->waiting = true;
+}
+
+/* Resume replies once the guest runs again, or with the reason it could not. */
+static void method_resume(daemon_state *d, connection *c, const vp_api_request *request)
+{
+        const char *name = string_parameter(request, "name");
+        _cleanup_free_ char *data_path = vp_instance_path(name, "data.qcow2");
+        _cleanup_free_ char *state_path = vp_instance_path(name, VP_INSTANCE_STATE_FILE);
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_strv_free_ char **files = NULL;
+        _cleanup_image_ vp_image *image = NULL;
+        vp_db_caller caller = caller_of(c);
+        instance_run *run = NULL;
+        vp_error err = {};
+        char message[512];
+
+        json_t *object = authorize(d, c, name);
+        if (!object)
+                return;
+        const char *digest = json_string_value(json_object_get(object, "image"));
+        if (supervise_find(d, name)) {
+                snprintf(message, sizeof(message), "instance '%s' is running", name);
+                server_reply_error(c, VP_API_ERROR_INSTANCE_RUNNING, message);
+                goto out;
+        }
+        if (!is_suspended(object)) {
+                snprintf(message, sizeof(message), "instance '%s' is not suspended: start it with 'vmpack start %s'",
+                         name, name);
+                server_reply_error(c, VP_API_ERROR_INSTANCE_NOT_RUNNING, message);
+                goto out;
+        }
+        if (!data_path || !state_path) {
+                server_reply_error(c, VP_API_ERROR_FAILED, "out of memory");
+                goto out;
+        }
+        if (vp_store_find_image(digest, &image, &err) < 0) {
+                snprintf(message, sizeof(message), "image %.12s of suspended instance '%s' is not in the store (%s): "
+                         "discard the saved state with 'vmpack stop %s'",
+                         digest, name, err.message, name);
+                server_reply_error(c, VP_API_ERROR_IMAGE_NOT_FOUND, message);
+                goto out;
+        }
+        if (vp_run_read_saved_app(state_path, &argv, &files, &err) < 0) {
+                vp_error_prefix(&err, "saved state of instance '%s' (discard it with 'vmpack stop %s')", name, name);
+                reply_failure(c, name, "Resume", &err);
+                goto out;
+        }
+        supervise_spec spec = {
+                .rootfs_path = image->rootfs_path,
+                .data_path = data_path,
+                .argv = argv,
+                .files = files[0] ? files : NULL,
+                .resume = true,
+        };
+        read_resources(image->metadata, &spec);
+        if (supervise_start(d, name, &spec, &run, &err) < 0) {
+                reply_failure(c, name, "Resume", &err);
+                goto out;
+        }
+        if (vp_db_set_state(d->db, name, "running", run->pid, -1, "resumed", &caller, &err) < 0)
+                log_message(name, "recording the resume failed: %s", err.message);
+        run->waiters[run->n_waiters++] = c;
+        c->waiting = true;
+out:
+        json_decref(object);
 }
 
 /* Replace bytes that are not valid UTF-8, and NUL, with '?', because JSON strings must be
@@ -573,6 +739,10 @@ void methods_dispatch(daemon_state *d, connection *c, const vp_api_request *requ
                 method_stop(d, c, request, false);
         else if (strcmp(m, "Kill") == 0)
                 method_stop(d, c, request, true);
+        else if (strcmp(m, "Suspend") == 0)
+                method_suspend(d, c, request);
+        else if (strcmp(m, "Resume") == 0)
+                method_resume(d, c, request);
         else if (strcmp(m, "Ps") == 0)
                 method_list(d, c, request, true);
         else if (strcmp(m, "Logs") == 0)

@@ -5,7 +5,9 @@
  * it) and writes one JSON line with the result to a pipe before it exits. The app's stdout
  * and stderr come through another pipe, which the daemon copies to app.log with a size cap.
  * A stop is SIGTERM to the child, on which vp_vm_run() sends the guest a terminate request
- * for the app. A second SIGTERM makes it quit QEMU, and SIGKILL ends both.
+ * for the app. A second SIGTERM makes it quit QEMU, and SIGKILL ends both. SIGUSR1 makes
+ * it save the VM's state to VP_INSTANCE_STATE_FILE and quit QEMU (a suspend); a third pipe
+ * carries one line per suspend or resume event: "resumed" or "suspend-failed MESSAGE".
  */
 #include "vmpackd.h"
 
@@ -45,6 +47,8 @@ static void run_free(instance_run *run)
                 close(run->output_fd);
         if (run->result_fd >= 0)
                 close(run->result_fd);
+        if (run->status_fd >= 0)
+                close(run->status_fd);
         if (run->log_fd >= 0)
                 close(run->log_fd);
         free(run->stop_reason);
@@ -58,7 +62,9 @@ static instance_run *run_new(const char *name)
 
         if (!run)
                 return NULL;
-        *run = (instance_run) { .pidfd = -EBADF, .output_fd = -EBADF, .result_fd = -EBADF, .log_fd = -EBADF };
+        *run = (instance_run) {
+                .pidfd = -EBADF, .output_fd = -EBADF, .result_fd = -EBADF, .status_fd = -EBADF, .log_fd = -EBADF
+        };
         run->name = strdup(name);
         if (!run->name) {
                 free(run);
@@ -94,9 +100,20 @@ static void child_notice(void *userdata, const char *message)
         dprintf(console_fd, "vmpackd: %s\n", message);
 }
 
+/* Write one event line to the daemon (fd 6 in the child). */
+static void child_suspend_event(void *userdata, bool resumed, const char *error)
+{
+        (void) userdata;
+        if (resumed)
+                dprintf(6, "resumed\n");
+        else
+                dprintf(6, "suspend-failed %.1000s\n", error ? error : "unknown error");
+}
+
 static _noreturn_ void child_main(const char *name, const supervise_spec *spec, int output_fd, int result_fd,
                                   int console_fd)
 {
+        _cleanup_free_ char *state_path = vp_instance_path(name, VP_INSTANCE_STATE_FILE);
         vp_run_options options = {
                 .image_name = name,
                 .rootfs_path = spec->rootfs_path,
@@ -114,25 +131,30 @@ static _noreturn_ void child_main(const char *name, const supervise_spec *spec, 
                 .console_fd = console_fd,
                 .notice = child_notice,
                 .userdata = &console_fd,
+                .state_path = state_path,
+                .resume = spec->resume,
+                .suspend_event = child_suspend_event,
         };
         vp_run_result result = {};
         vp_error err = {};
         sigset_t set;
 
         prctl(PR_SET_NAME, SUPERVISOR_COMM);
-        /* The daemon's signal handling is inherited: keep SIGTERM and SIGINT blocked for
-         * vp_vm_run's signalfd, and unblock the rest. */
+        /* The daemon's signal handling is inherited: keep SIGTERM, SIGINT and SIGUSR1
+         * blocked for vp_vm_run's signalfd, and unblock the rest. */
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGUSR1);
         sigprocmask(SIG_SETMASK, &set, NULL);
         signal(SIGPIPE, SIG_IGN);
         options.signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
 
         int r = vp_vm_run(&options, &result, &err);
 
-        json_t *line = json_pack("{s:i, s:b, s:i, s:s?, s:s?, s:s?}", "status", r < 0 ? -1 : result.status,
-                                 "timed_out", result.timed_out, "signal", result.signal, "error",
+        json_t *line = json_pack("{s:i, s:b, s:b, s:i, s:s?, s:s?, s:s?}", "status", r < 0 ? -1 : result.status,
+                                 "timed_out", result.timed_out, "suspended", r == 0 && result.suspended,
+                                 "signal", result.signal, "error",
                                  r < 0 ? err.message : NULL, "guest_error", result.guest_error, "console_tail",
                                  r < 0 ? result.console_tail : NULL);
         char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
@@ -159,7 +181,7 @@ int supervise_start(daemon_state *d, const char *name, const supervise_spec *spe
 {
         instance_run *run = run_new(name);
         _cleanup_close_ int console_fd = -EBADF;
-        int output_pipe[2] = { -1, -1 }, result_pipe[2] = { -1, -1 };
+        int output_pipe[2] = { -1, -1 }, result_pipe[2] = { -1, -1 }, status_pipe[2] = { -1, -1 };
         struct stat st;
         int r;
 
@@ -175,14 +197,16 @@ int supervise_start(daemon_state *d, const char *name, const supervise_spec *spe
                 r = console_fd;
                 goto fail;
         }
-        run->log_fd = open_log(name, "app.log", O_APPEND | O_TRUNC, err);
+        /* A resumed app continues its output, so its log continues too. */
+        run->log_fd = open_log(name, "app.log", spec->resume ? O_APPEND : O_APPEND | O_TRUNC, err);
         if (run->log_fd < 0) {
                 r = run->log_fd;
                 goto fail;
         }
         run->log_bytes = fstat(run->log_fd, &st) == 0 ? (uint64_t) st.st_size : 0;
 
-        if (pipe2(output_pipe, O_CLOEXEC) < 0 || pipe2(result_pipe, O_CLOEXEC) < 0) {
+        if (pipe2(output_pipe, O_CLOEXEC) < 0 || pipe2(result_pipe, O_CLOEXEC) < 0 ||
+            pipe2(status_pipe, O_CLOEXEC) < 0) {
                 r = vp_error_set_errno(err, -errno, "pipe");
                 goto fail;
         }
@@ -195,23 +219,28 @@ int supervise_start(daemon_state *d, const char *name, const supervise_spec *spe
         if (run->pid == 0) {
                 /* Keep only the pipes' write ends and the console: the client sockets and the
                  * listening socket must close when the daemon closes them. */
-                int fds[3] = { output_pipe[1], result_pipe[1], console_fd }, moved[3];
-                for (int i = 0; i < 3; i++)
+                int fds[4] = { output_pipe[1], result_pipe[1], console_fd, status_pipe[1] }, moved[4];
+                for (int i = 0; i < 4; i++)
                         if ((moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 1024)) < 0)
                                 _exit(1);
-                for (int i = 0; i < 3; i++)
+                for (int i = 0; i < 4; i++)
                         if (dup3(moved[i], 3 + i, O_CLOEXEC) < 0)
                                 _exit(1);
-                syscall(SYS_close_range, 6, ~0U, 0);
+                syscall(SYS_close_range, 7, ~0U, 0);
                 child_main(name, spec, 3, 4, 5);
         }
 
         close(output_pipe[1]);
         close(result_pipe[1]);
+        close(status_pipe[1]);
         run->output_fd = output_pipe[0];
         run->result_fd = result_pipe[0];
+        run->status_fd = status_pipe[0];
         fcntl(run->output_fd, F_SETFL, O_NONBLOCK);
         fcntl(run->result_fd, F_SETFL, O_NONBLOCK);
+        fcntl(run->status_fd, F_SETFL, O_NONBLOCK);
+        if (spec->resume)
+                run->pending = PENDING_RESUME;
         run->started_ms = vp_db_now_ms();
         run->pidfd = (int) syscall(SYS_pidfd_open, run->pid, 0);
         if (run->pidfd < 0) {
@@ -222,7 +251,7 @@ int supervise_start(daemon_state *d, const char *name, const supervise_spec *spe
                 return r;
         }
 
-        log_message(name, "started (supervisor pid %d)", run->pid);
+        log_message(name, "%s (supervisor pid %d)", spec->resume ? "resuming" : "started", run->pid);
         *ret = run;
         return 0;
 
@@ -232,6 +261,8 @@ fail:
                         close(output_pipe[i]);
                 if (result_pipe[i] >= 0)
                         close(result_pipe[i]);
+                if (status_pipe[i] >= 0)
+                        close(status_pipe[i]);
         }
         remove_run(d, run);
         return r;
@@ -266,6 +297,70 @@ void supervise_kill(daemon_state *d, instance_run *run, const vp_db_caller *call
         /* QEMU has PR_SET_PDEATHSIG set to SIGKILL, so it dies with its supervisor. */
         kill(run->pid, SIGKILL);
         log_message(run->name, "killing supervisor pid %d and its QEMU", run->pid);
+}
+
+void supervise_suspend(daemon_state *d, instance_run *run, const vp_db_caller *caller)
+{
+        free(run->stop_reason);
+        run->stop_reason = vp_strdup_printf("suspended by uid %u (pid %d)", caller->uid, caller->pid);
+        run->stop_caller = *caller;
+        run->pending = PENDING_SUSPEND;
+        kill(run->pid, SIGUSR1);
+        log_message(run->name, "suspending: saving the VM state");
+}
+
+static void reply_waiters(daemon_state *d, instance_run *run, const char *error)
+{
+        json_t *instance = error ? NULL : methods_instance_json(d, run->name);
+
+        for (size_t i = 0; i < run->n_waiters; i++) {
+                connection *c = run->waiters[i];
+                if (!c)
+                        continue;
+                c->waiting = false;
+                if (instance) {
+                        json_t *reply = json_pack("{s:O}", "instance", instance);
+                        server_reply(c, reply);
+                        json_decref(reply);
+                } else
+                        server_reply_error(c, VP_API_ERROR_FAILED, error ? error : "instance state could not be read");
+        }
+        run->n_waiters = 0;
+        json_decref(instance);
+}
+
+void supervise_read_status(daemon_state *d, instance_run *run)
+{
+        char buffer[2048];
+        ssize_t n;
+
+        if (run->status_fd < 0)
+                return;
+        /* The child writes each line with one write of less than PIPE_BUF bytes, so a read
+         * returns whole lines. */
+        while ((n = read(run->status_fd, buffer, sizeof(buffer) - 1)) > 0) {
+                buffer[n] = '\0';
+                for (char *line = buffer, *end; *line; line = end) {
+                        end = line + strcspn(line, "\n");
+                        if (*end)
+                                *end++ = '\0';
+                        if (strcmp(line, "resumed") == 0 && run->pending == PENDING_RESUME) {
+                                log_message(run->name, "resumed from the saved state");
+                                run->pending = PENDING_NONE;
+                                reply_waiters(d, run, NULL);
+                        } else if (strncmp(line, "suspend-failed ", 15) == 0 && run->pending == PENDING_SUSPEND) {
+                                log_message(run->name, "suspend failed, the VM runs on: %s", line + 15);
+                                run->pending = PENDING_NONE;
+                                free(run->stop_reason);
+                                run->stop_reason = NULL;
+                                reply_waiters(d, run, line + 15);
+                        }
+                }
+        }
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                close(run->status_fd);
+                run->status_fd = -EBADF;
+        }
 }
 
 int supervise_check_deadlines(daemon_state *d)
@@ -354,7 +449,7 @@ void supervise_read_output(daemon_state *d, instance_run *run)
 }
 
 /* Turn the child's result line and wait status into the exit status and reason. */
-static char *describe_exit(instance_run *run, int wait_status, int *ret_status)
+static char *describe_exit(instance_run *run, int wait_status, int *ret_status, bool *ret_suspended)
 {
         char text[RESULT_MAX];
         ssize_t n = run->result_fd >= 0 ? read(run->result_fd, text, sizeof(text) - 1) : -1;
@@ -383,7 +478,10 @@ static char *describe_exit(instance_run *run, int wait_status, int *ret_status)
 
         int signal_number = (int) json_integer_value(json_object_get(result, "signal"));
 
-        if (error)
+        *ret_suspended = json_is_true(json_object_get(result, "suspended"));
+        if (*ret_suspended)
+                reason = strdup("VM state saved");
+        else if (error)
                 reason = vp_strdup_printf("VM failed: %s%s%s", error, tail ? "; console: " : "", tail ? tail : "");
         else if (signal_number > 0 && status == 128 + signal_number)
                 reason = vp_strdup_printf("VM ended before the app exited (status %d, as for signal %d)", status,
@@ -399,42 +497,58 @@ static char *describe_exit(instance_run *run, int wait_status, int *ret_status)
         return reason;
 }
 
+/* The state a run that ended leaves its instance in, and the reason recorded for it. */
+static const char *end_state(instance_run *run, bool suspended, char **reason)
+{
+        if (suspended)
+                return "suspended";
+        if (run->pending != PENDING_RESUME)
+                return "stopped";
+
+        /* A failed resume keeps the saved state (it is deleted only once the guest runs),
+         * so the instance stays suspended and can be resumed after the cause is fixed. */
+        _cleanup_free_ char *state_path = vp_instance_path(run->name, VP_INSTANCE_STATE_FILE);
+        if (!state_path || access(state_path, F_OK) < 0)
+                return "stopped";
+        char *prefixed = vp_strdup_printf("resume failed: %s", *reason ? *reason : "");
+        if (prefixed) {
+                free(*reason);
+                *reason = prefixed;
+        }
+        return "suspended";
+}
+
 void supervise_reap(daemon_state *d, instance_run *run)
 {
         vp_db_caller self = { .uid = d->uid, .pid = getpid() };
         vp_error err = {};
         int wait_status = 0, status;
+        bool suspended = false;
 
         /* An adopted run is not our child, so we cannot wait for it: its readable pidfd means it ended. */
         if (run->result_fd >= 0 && waitpid(run->pid, &wait_status, WNOHANG) == 0)
                 return;
         supervise_read_output(d, run);
+        supervise_read_status(d, run);
 
-        _cleanup_free_ char *exit_reason = describe_exit(run, wait_status, &status);
-        _cleanup_free_ char *reason = run->stop_reason
-                                              ? vp_strdup_printf("%s; %s", run->stop_reason,
-                                                                 exit_reason ? exit_reason : "")
-                                              : TAKE_PTR(exit_reason);
-        const vp_db_caller *caller = run->stop_reason ? &run->stop_caller : &self;
-
-        log_message(run->name, "stopped: %s", reason ? reason : "(out of memory)");
-        if (vp_db_set_state(d->db, run->name, "stopped", 0, status, reason, caller, &err) < 0)
-                log_message(run->name, "recording the stop failed: %s", err.message);
-
-        json_t *instance = methods_instance_json(d, run->name);
-        for (size_t i = 0; i < run->n_waiters; i++) {
-                connection *c = run->waiters[i];
-                if (!c)
-                        continue;
-                c->waiting = false;
-                if (instance) {
-                        json_t *reply = json_pack("{s:O}", "instance", instance);
-                        server_reply(c, reply);
-                        json_decref(reply);
-                } else
-                        server_reply_error(c, VP_API_ERROR_FAILED, "instance state could not be read");
+        _cleanup_free_ char *exit_reason = describe_exit(run, wait_status, &status, &suspended);
+        if (run->pending == PENDING_SUSPEND && !suspended) {
+                /* The VM ended on its own while the suspend was on its way. */
+                free(run->stop_reason);
+                run->stop_reason = NULL;
         }
-        json_decref(instance);
+        char *reason = run->stop_reason ? vp_strdup_printf("%s; %s", run->stop_reason, exit_reason ? exit_reason : "")
+                                        : TAKE_PTR(exit_reason);
+        const vp_db_caller *caller = run->stop_reason ? &run->stop_caller : &self;
+        const char *state = end_state(run, suspended, &reason);
+
+        log_message(run->name, "%s: %s", state, reason ? reason : "(out of memory)");
+        if (vp_db_set_state(d->db, run->name, state, 0, suspended ? -1 : status, reason, caller, &err) < 0)
+                log_message(run->name, "recording the end of the run failed: %s", err.message);
+
+        /* A Resume still waiting learns why the guest did not come back. */
+        reply_waiters(d, run, run->pending == PENDING_RESUME ? (reason ? reason : "resume failed") : NULL);
+        free(reason);
         remove_run(d, run);
 }
 
@@ -480,7 +594,7 @@ void supervise_recover(daemon_state *d)
                 pid_t pid = (pid_t) json_integer_value(json_object_get(item, "pid"));
                 int pidfd = -EBADF;
 
-                if (!name || !state || strcmp(state, "stopped") == 0)
+                if (!name || !state || strcmp(state, "stopped") == 0 || strcmp(state, "suspended") == 0)
                         continue;
                 if (pid > 0 && is_supervisor(pid))
                         pidfd = (int) syscall(SYS_pidfd_open, pid, 0);

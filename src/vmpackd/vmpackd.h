@@ -4,7 +4,8 @@
  *   main.c       options, paths, socket and lock setup, the poll() loop
  *   server.c     client connections: framing, size limit, SO_PEERCRED, replies
  *   methods.c    one handler per API method (see docs/api.md)
- *   supervise.c  one supervising child per running instance, which calls vp_vm_run();
+ *   supervise.c  one supervising child per running instance, which calls vp_vm_run()
+ *                and saves or loads the VM's state on Suspend and Resume;
  *                the daemon watches it with a pidfd and copies the app's output to the log
  */
 #pragma once
@@ -50,10 +51,13 @@ typedef struct instance_run {
         int pidfd;
         int output_fd; /* read end of the app's stdout and stderr; -1 after end of file or adoption */
         int result_fd; /* read end of the child's result line; -1 for an adopted run */
+        int status_fd; /* read end of the child's suspend and resume events; -1 when closed */
         int log_fd;    /* app.log, O_APPEND */
         uint64_t log_bytes;
         int64_t started_ms;
 
+        /* A Suspend or Resume whose outcome the waiters expect. */
+        enum { PENDING_NONE, PENDING_SUSPEND, PENDING_RESUME } pending;
         int stop_stage;           /* 0: none, 1: SIGTERM sent, 2: quit command sent, 3: SIGKILL sent */
         int64_t stop_deadline_ms; /* when the next stage starts */
         char *stop_reason;        /* recorded as the exit reason; NULL: the app exited on its own */
@@ -105,6 +109,7 @@ typedef struct supervise_spec {
         char *const *files;
         unsigned cpus;       /* 0: the vmrun default */
         uint64_t memory_mib; /* 0: the vmrun default */
+        bool resume;         /* start from the instance's saved state instead of booting */
 } supervise_spec;
 
 /* Fork the supervising child for the instance and record the run. */
@@ -113,6 +118,10 @@ int supervise_start(daemon_state *d, const char *name, const supervise_spec *spe
 /* Begin a graceful stop (SIGTERM, then QEMU quit, then SIGKILL after their timeouts). */
 void supervise_stop(daemon_state *d, instance_run *run, unsigned timeout_s, const vp_db_caller *caller);
 void supervise_kill(daemon_state *d, instance_run *run, const vp_db_caller *caller);
+/* Ask the supervisor to save the VM's state and stop QEMU (SIGUSR1). */
+void supervise_suspend(daemon_state *d, instance_run *run, const vp_db_caller *caller);
+/* Read the child's suspend and resume events and reply to the waiting Suspend or Resume. */
+void supervise_read_status(daemon_state *d, instance_run *run);
 /* Handle the child's exit (pidfd readable): record the result and reply to the Stop and
  * Kill calls that wait for it. */
 void supervise_reap(daemon_state *d, instance_run *run);
