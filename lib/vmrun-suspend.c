@@ -6,7 +6,7 @@
  * "migrate fd:NAME" writes the stream straight into it. An fd: migration needs no helper
  * process, so QEMU's "-sandbox spawn=deny" stays in force (exec: migration would need it
  * lifted). The stream is written to STATE.tmp and renamed when QEMU reports "completed".
- * STATE.json beside it holds the fingerprint, the app's argv and files, and the output byte
+ * STATE.json beside it contains the fingerprint, the app's argv and files, and the output byte
  * counts already delivered.
  *
  * Resume: the same command line plus "-incoming fd:N" on the state file, then "cont",

@@ -6,7 +6,7 @@
  * and stderr come through another pipe, which the daemon copies to app.log with a size cap.
  * A stop is SIGTERM to the child, on which vp_vm_run() sends the guest a terminate request
  * for the app. A second SIGTERM makes it quit QEMU, and SIGKILL ends both. SIGUSR1 makes
- * it save the VM's state to VP_INSTANCE_STATE_FILE and quit QEMU (a suspend); a third pipe
+ * it save the VM's state to VP_INSTANCE_STATE_FILE and quit QEMU (a suspend). A third pipe
  * carries one line per suspend or resume event: "resumed" or "suspend-failed MESSAGE".
  */
 #include "vmpackd.h"
@@ -547,7 +547,10 @@ void supervise_reap(daemon_state *d, instance_run *run)
                 log_message(run->name, "recording the end of the run failed: %s", err.message);
 
         /* A Resume still waiting learns why the guest did not come back. */
-        reply_waiters(d, run, run->pending == PENDING_RESUME ? (reason ? reason : "resume failed") : NULL);
+        const char *resume_error = NULL;
+        if (run->pending == PENDING_RESUME)
+                resume_error = reason ? reason : "resume failed";
+        reply_waiters(d, run, resume_error);
         free(reason);
         remove_run(d, run);
 }
