@@ -322,6 +322,19 @@ static int load_state_info(const char *state_path, json_t **ret, vp_error *err)
         return 0;
 }
 
+/* Where a message should start showing two values: at the word (after a space or comma)
+ * in which they first differ, so a long command line shows the changed option. */
+static size_t difference_start(const char *a, const char *b)
+{
+        size_t i = 0;
+
+        while (a[i] && a[i] == b[i])
+                i++;
+        while (i > 0 && a[i - 1] != ' ' && a[i - 1] != ',')
+                i--;
+        return i;
+}
+
 int vp_run_check_saved_state(const run_context *ctx, json_t *fingerprint, uint64_t ret_out_bytes[2],
                              vp_error *err)
 {
@@ -344,11 +357,14 @@ int vp_run_check_saved_state(const run_context *ctx, json_t *fingerprint, uint64
                         continue;
                 _cleanup_free_ char *old_text = old ? json_dumps(old, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
                 _cleanup_free_ char *new_text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+                size_t skip = old_text && new_text ? difference_start(old_text, new_text) : 0;
                 return vp_error_set(err, -ESTALE,
                                     "saved state %s does not match this VM: the %s changed since it was saved "
-                                    "(saved: %.300s; now: %.300s). Resuming would corrupt the guest",
-                                    state_path, fingerprint_label(key), old_text ? old_text : "nothing",
-                                    new_text ? new_text : "?");
+                                    "(saved: %s%.160s; now: %s%.160s). Resuming would corrupt the guest: undo "
+                                    "the change, or discard the saved state",
+                                    state_path, fingerprint_label(key), skip ? "..." : "",
+                                    old_text ? old_text + skip : "nothing", skip ? "..." : "",
+                                    new_text ? new_text + skip : "?");
         }
 
         json_t *bytes = json_object_get(info, "output_bytes");

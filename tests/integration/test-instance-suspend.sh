@@ -2,8 +2,9 @@
 # Suspend and resume under TCG. An app that counts keeps its memory across suspend and
 # resume: the count continues where it was instead of restarting at 1. Start of a suspended
 # instance is rejected. A saved state whose fingerprint was tampered with, or whose image
-# changed, is refused with a message naming what changed and stays suspended. suspend --all
-# saves every running instance, and stop discards a saved state.
+# changed, is refused with a message naming what changed and stays suspended. A VM with a
+# shared host file cannot be suspended and runs on. suspend --all saves every running
+# instance; stop and uninstall discard a saved state.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 . "$(dirname "$0")/instance-lib.sh"
@@ -107,6 +108,25 @@ assert len(counts) > saved + 5, (len(counts), saved)
 EOF
 pass "the count continued after the resume"
 
+say "suspend of an instance with a shared host file fails and the VM runs on"
+B="$(instance shared)"
+"$VMPACK" install --no-desktop --data-size 64M "$SHELL_STORE_IMAGE" "$B" >/dev/null || fail "install $B failed"
+echo "host file" >"$TEST_TMP/shared.txt"
+"$VMPACK" start --entrypoint /bin/sh "$B" -c 'cat "$1" >/dev/null; i=0; while sleep 0.2; do i=$((i+1)); echo $i; done' \
+        _ "$TEST_TMP/shared.txt" >/dev/null || fail "start $B failed"
+wait_count_above "$B" 2
+set +e
+"$VMPACK" suspend "$B" 2>"$TEST_TMP/err"
+status=$?
+set -e
+[ "$status" -ne 0 ] || fail "suspend of $B with a shared file succeeded"
+grep -qi "migration" "$TEST_TMP/err" || fail "suspend message: $(cat "$TEST_TMP/err")"
+expect_eq "state after a failed suspend" "$(state_of "$B")" running
+[ -e "$VMPACK_DATA_DIR/instances/$B/vmstate" ] && fail "a failed suspend left a saved state"
+count="$("$VMPACK" logs "$B" | tail -n 1)"
+wait_count_above "$B" "$((count + 2))"
+"$VMPACK" kill "$B" >/dev/null || fail "kill $B failed"
+
 say "suspend --all saves $A, and stop discards the saved state"
 "$VMPACK" suspend --all >"$TEST_TMP/out" || fail "suspend --all failed"
 grep -q "Suspended $A" "$TEST_TMP/out" || fail "suspend --all output: $(cat "$TEST_TMP/out")"
@@ -122,4 +142,12 @@ status=$?
 set -e
 [ "$status" -ne 0 ] || fail "resume of a stopped instance succeeded"
 grep -q "is not suspended" "$TEST_TMP/err" || fail "resume message: $(cat "$TEST_TMP/err")"
+
+say "uninstall of a suspended instance deletes its saved state"
+"$VMPACK" start --entrypoint /bin/sh "$A" -c 'echo 1; exec sleep 100000' >/dev/null || fail "start $A failed"
+wait_count_above "$A" 0
+"$VMPACK" suspend "$A" >/dev/null || fail "suspend $A failed"
+"$VMPACK" uninstall -y "$A" >/dev/null || fail "uninstall of suspended $A failed"
+[ -e "$dir/vmstate" ] && fail "uninstall left the saved state"
+[ -e "$dir/vmstate.json" ] && fail "uninstall left the saved state's description"
 pass "suspend and resume"
