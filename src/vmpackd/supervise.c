@@ -294,6 +294,8 @@ void supervise_kill(daemon_state *d, instance_run *run, const vp_db_caller *call
         run->stop_caller = *caller;
         run->stop_stage = 3;
         run->stop_deadline_ms = 0;
+        if (run->pending == PENDING_SUSPEND)
+                run->pending = PENDING_NONE;
         /* QEMU has PR_SET_PDEATHSIG set to SIGKILL, so it dies with its supervisor. */
         kill(run->pid, SIGKILL);
         log_message(run->name, "killing supervisor pid %d and its QEMU", run->pid);
@@ -497,6 +499,17 @@ static char *describe_exit(instance_run *run, int wait_status, int *ret_status, 
         return reason;
 }
 
+/* Delete what a suspend that did not finish may have written, e.g. when the VM was killed
+ * while its state was being saved. */
+static void discard_leftover_state(const char *name)
+{
+        _cleanup_free_ char *state_path = vp_instance_path(name, VP_INSTANCE_STATE_FILE);
+        vp_error err = {};
+
+        if (state_path && vp_run_discard_state(state_path, &err) < 0)
+                log_message(name, "%s", err.message);
+}
+
 /* The state a run that ended leaves its instance in, and the reason recorded for it. */
 static const char *end_state(instance_run *run, bool suspended, char **reason)
 {
@@ -541,6 +554,8 @@ void supervise_reap(daemon_state *d, instance_run *run)
                                         : TAKE_PTR(exit_reason);
         const vp_db_caller *caller = run->stop_reason ? &run->stop_caller : &self;
         const char *state = end_state(run, suspended, &reason);
+        if (strcmp(state, "stopped") == 0)
+                discard_leftover_state(run->name);
 
         log_message(run->name, "%s: %s", state, reason ? reason : "(out of memory)");
         if (vp_db_set_state(d->db, run->name, state, 0, suspended ? -1 : status, reason, caller, &err) < 0)
