@@ -52,6 +52,16 @@ static void api_parameters_optional(void **state)
         assert_null(decode_error("{\"method\":\"io.bheem.vmpack.Ps\",\"parameters\":{}}"));
 }
 
+static void api_suspend_and_resume(void **state)
+{
+        assert_null(decode_error("{\"method\":\"io.bheem.vmpack.Suspend\",\"parameters\":{\"name\":\"a1\"}}"));
+        assert_null(decode_error("{\"method\":\"io.bheem.vmpack.Resume\",\"parameters\":{\"name\":\"a1\"}}"));
+        assert_string_equal(decode_error("{\"method\":\"io.bheem.vmpack.Suspend\"}"), VP_API_ERROR_INVALID_PARAMETER);
+        assert_string_equal(decode_error("{\"method\":\"io.bheem.vmpack.Resume\",\"parameters\":"
+                                         "{\"name\":\"a1\",\"all\":true}}"),
+                            VP_API_ERROR_INVALID_PARAMETER);
+}
+
 static void api_malformed_json(void **state)
 {
         assert_string_equal(decode_error("{\"method\":"), VP_API_ERROR_INVALID_REQUEST);
@@ -209,6 +219,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(api_valid_request),
                 cmocka_unit_test(api_parameters_optional),
+                cmocka_unit_test(api_suspend_and_resume),
                 cmocka_unit_test(api_malformed_json),
                 cmocka_unit_test(api_not_an_object),
                 cmocka_unit_test(api_unknown_method),

@@ -133,6 +133,24 @@ static void db_state_changes(void **state)
         json_decref(object);
 }
 
+static void db_suspended_state(void **state)
+{
+        fixture *f = *state;
+        json_t *object = NULL;
+        vp_error err = {};
+
+        assert_int_equal(vp_db_add_instance(f->db, &instance_a, &caller, &err), 0);
+        assert_int_equal(vp_db_set_state(f->db, "a1", "running", 777, -1, NULL, &caller, &err), 0);
+        assert_int_equal(vp_db_set_state(f->db, "a1", "suspended", 0, -1, "VM state saved", &caller, &err), 0);
+        assert_int_equal(vp_db_get_instance(f->db, "a1", &object, &err), 0);
+        assert_string_equal(member_string(object, "state"), "suspended");
+        assert_true(json_is_null(json_object_get(object, "pid")));
+        assert_true(json_is_null(json_object_get(object, "exit_status")));
+        assert_string_equal(member_string(object, "exit_reason"), "VM state saved");
+        assert_true(json_is_integer(json_object_get(object, "stopped_ms")));
+        json_decref(object);
+}
+
 static void db_events_outlive_uninstall(void **state)
 {
         fixture *f = *state;
@@ -219,6 +237,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(db_duplicate_rejected, setup, teardown),
                 cmocka_unit_test_setup_teardown(db_missing_instance, setup, teardown),
                 cmocka_unit_test_setup_teardown(db_state_changes, setup, teardown),
+                cmocka_unit_test_setup_teardown(db_suspended_state, setup, teardown),
                 cmocka_unit_test_setup_teardown(db_events_outlive_uninstall, setup, teardown),
                 cmocka_unit_test_setup_teardown(db_list_sorted, setup, teardown),
                 cmocka_unit_test_setup_teardown(db_reopen_keeps_state, setup, teardown),
