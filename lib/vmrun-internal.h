@@ -7,6 +7,7 @@
 #pragma once
 
 #include "guest-protocol.h"
+#include "subprocess.h"
 #include "vmrun.h"
 
 #include <jansson.h>
@@ -40,6 +41,7 @@ typedef struct run_context {
         char *qemu_version;
         unsigned long tsc_khz;
         json_t *fingerprint; /* of the current attempt, when options->state_path is set */
+        vp_child decompressor; /* "zstd -d" feeding a resumed QEMU; pid -1 when none */
 } run_context;
 
 typedef struct output_stream {
@@ -122,9 +124,13 @@ int64_t vp_run_now_ms(void);
 int vp_run_fingerprint(const run_context *ctx, vp_accel accel, char *const *argv, json_t **ret, vp_error *err);
 /* Check the fingerprint saved beside options->state_path against this run's one. Fails
  * with -ESTALE and a message naming what changed. Fills the output byte counts the app
- * had written when the state was saved. */
+ * had written when the state was saved, and whether the state is zstd-compressed. */
 int vp_run_check_saved_state(const run_context *ctx, json_t *fingerprint, uint64_t ret_out_bytes[2],
-                             vp_error *err);
+                             bool *ret_compressed, vp_error *err);
+/* Start "zstd -d" on a compressed state; returns the read end of its output pipe. */
+int vp_run_start_decompress(const char *state_path, vp_child *ret_child, vp_error *err);
+/* Kill and reap the decompressor, if one runs. */
+void vp_run_stop_decompress(vp_child *child);
 /* Pause the guest, save its state to options->state_path and write the fingerprint file.
  * On failure the guest runs on. */
 int vp_run_suspend(vm_attempt *a, json_t *fingerprint, vp_error *err);

@@ -389,12 +389,17 @@ static int prepare_state(run_context *ctx, vp_accel accel, char ***argv, int *qe
         if (r < 0 || !o->resume)
                 return r;
 
-        r = vp_run_check_saved_state(ctx, ctx->fingerprint, saved_out_bytes, err);
+        bool compressed = false;
+        r = vp_run_check_saved_state(ctx, ctx->fingerprint, saved_out_bytes, &compressed, err);
         if (r < 0)
                 return r;
-        int fd = open(o->state_path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        vp_run_stop_decompress(&ctx->decompressor);
+        int fd = compressed ? vp_run_start_decompress(o->state_path, &ctx->decompressor, err)
+                            : open(o->state_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && !compressed)
                 return vp_error_set_errno(err, -errno, "opening saved state %s", o->state_path);
+        if (fd < 0)
+                return fd;
         qemu_fds[(*n_qemu_fds)++] = fd;
         if (strv_extend(argv, "-incoming") < 0 || strv_extendf(argv, "fd:%d", fd) < 0)
                 return vp_error_set(err, -ENOMEM, "out of memory");
@@ -411,6 +416,7 @@ static int resume_guest(run_context *ctx, vm_attempt *a, const uint64_t saved_ou
         vp_error discard_error = {};
 
         int r = vp_run_resume_continue(a, err);
+        vp_run_stop_decompress(&ctx->decompressor);
         if (r < 0) {
                 kill(a->pid, SIGKILL);
                 waitpid(a->pid, NULL, 0);
@@ -530,6 +536,7 @@ static void context_free(run_context *ctx)
         free(ctx->kernel_version);
         free(ctx->qemu_version);
         json_decref(ctx->fingerprint);
+        vp_run_stop_decompress(&ctx->decompressor);
 }
 
 static int prepare_kernel(run_context *ctx, vp_error *err)
@@ -621,7 +628,7 @@ static int check_inputs(const vp_run_options *o, vp_error *err)
 
 int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *err)
 {
-        run_context ctx = { .options = options };
+        run_context ctx = { .options = options, .decompressor = { .pid = -1 } };
         _cleanup_free_ char *notice = NULL;
         _cleanup_free_ char *kvm_failure = NULL;
         vp_accel accel;
