@@ -21,6 +21,9 @@
  *   env=NAME=VALUE             added to the app's environment (PATH, HOME, LANG, TERM set by init)
  *   share=TAG:MODE:GUEST_PATH  9p share with mount tag TAG, MODE "ro" or "rw", mounted at GUEST_PATH
  *   net=ADDRESS/PREFIX,GATEWAY,DNS   static configuration of eth0; no key means no network
+ *   display=wayland            a graphical app: load the GPU and input modules, give
+ *                              /dev/dri and /dev/input to the user, and run the app under
+ *                              the cage kiosk compositor ("cage -- ARG...")
  *   debug=1                    print each step to the VM log
  *
  * Ports (virtio-serial, found through /sys/class/virtio-ports/STAR/name because the guest has

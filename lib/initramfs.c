@@ -38,10 +38,14 @@ static const struct {
         { "ext4", "ext4", true },
         { "virtio_net", "net", true },
         { "af_packet", "net", false },
+        /* virtio_gpu pulls in drm, drm_kms_helper, drm_shmem_helper and virtio_dma_buf. */
+        { "virtio_gpu", "display", true },
+        { "virtio_input", "display", true },
+        { "evdev", "display", true },
 };
 
 /* Module list files in the initramfs, in the order init may load them. */
-static const char *const module_groups[] = { NULL, "9p", "ext4", "net" };
+static const char *const module_groups[] = { NULL, "9p", "ext4", "net", "display" };
 
 /* One line of modules.dep: "kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko ...". */
 typedef struct module_entry {

@@ -153,7 +153,7 @@ static void drop_privileges(const init_config *c, int report_fd)
 static char **build_environment(const init_config *c)
 {
         size_t n = 0;
-        char **env = calloc(c->n_env + 4, sizeof(char *));
+        char **env = calloc(c->n_env + 5 + ELEMENTSOF(init_display_environment), sizeof(char *));
 
         if (!env)
                 return NULL;
@@ -161,6 +161,12 @@ static char **build_environment(const init_config *c)
         if (asprintf(&env[n++], "HOME=%s", c->home) < 0)
                 return NULL;
         env[n++] = (char *) "LANG=C.UTF-8";
+        if (c->display) {
+                for (size_t i = 0; i < ELEMENTSOF(init_display_environment); i++)
+                        env[n++] = (char *) init_display_environment[i];
+                if (asprintf(&env[n++], "XDG_RUNTIME_DIR=/run/user/%u", (unsigned) c->uid) < 0)
+                        return NULL;
+        }
 
         /* A declared variable replaces a default of the same name. */
         for (size_t i = 0; i < c->n_env; i++) {

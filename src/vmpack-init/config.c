@@ -235,6 +235,12 @@ static int apply_key(init_config *c, const char *key, char *v)
                 return parse_share(v, c);
         if (strcmp(key, "net") == 0)
                 return parse_net(v, c);
+        if (strcmp(key, "display") == 0) {
+                if (strcmp(v, "wayland") != 0 && strcmp(v, "none") != 0)
+                        return -1;
+                c->display = v[0] == 'w';
+                return 0;
+        }
         if (strcmp(key, "debug") == 0) {
                 if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
                         return -1;

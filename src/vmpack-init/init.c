@@ -99,6 +99,8 @@ int main(void)
                 init_load_modules(MODULE_LIST ".ext4");
         if (config.net)
                 init_load_modules(MODULE_LIST ".net");
+        if (config.display)
+                init_load_modules(MODULE_LIST ".display");
 
         init_mount_root(&config);
         init_switch_root();
@@ -107,6 +109,8 @@ int main(void)
         init_set_hostname(&config);
         init_network(&config);
         init_setup_user(&config);
+        if (config.display)
+                init_setup_display(&config);
 
         int status = init_run_app(&config, &stdout_bytes, &stderr_bytes);
         init_agent_send("{\"event\":\"exit\",\"status\":%d,\"stdout_bytes\":%" PRIu64 ",\"stderr_bytes\":%" PRIu64 "}",

@@ -46,6 +46,7 @@ typedef struct init_config {
         unsigned net_prefix;
         char net_gateway[16]; /* empty when none */
         char net_dns[16];     /* empty when none */
+        bool display;         /* display=wayland: the app runs under cage */
         bool debug;
 } init_config;
 
@@ -111,6 +112,14 @@ int init_wait_for_path(const char *path, int timeout_ms);
 /* net.c */
 void init_set_hostname(const init_config *c);
 void init_network(const init_config *c);
+
+/* display.c: a graphical app. init_setup_display() prepares its devices and runtime
+ * directory and puts "cage --" in front of its argv; the app's environment gets
+ * init_display_environment and XDG_RUNTIME_DIR=/run/user/UID, unless the configuration
+ * sets them. */
+#define INIT_DISPLAY_ENVIRONMENT_SIZE 6
+extern const char *const init_display_environment[INIT_DISPLAY_ENVIRONMENT_SIZE];
+void init_setup_display(init_config *c);
 
 /* app.c */
 void init_setup_user(const init_config *c);

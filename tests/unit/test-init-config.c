@@ -100,6 +100,20 @@ static void config_net_without_gateway(void **state)
         init_config_free(&c);
 }
 
+static void config_display_wayland(void **state)
+{
+        init_config c;
+        char error[256] = "";
+
+        assert_int_equal(parse("version=1\nroot=/dev/vda\narg=a\ndisplay=wayland\n", &c, error), 0);
+        assert_true(c.display);
+        init_config_free(&c);
+
+        assert_int_equal(parse("version=1\nroot=/dev/vda\narg=a\ndisplay=none\n", &c, error), 0);
+        assert_false(c.display);
+        init_config_free(&c);
+}
+
 static void config_rejects_invalid(void **state)
 {
         static const struct {
@@ -123,6 +137,7 @@ static void config_rejects_invalid(void **state)
                 { "version=1\nroot=/dev/vda\narg=a\nshare=:ro:/mnt\n", "invalid value for key 'share'" },
                 { "version=1\nroot=/dev/vda\narg=a\nnet=10.0.2.15,10.0.2.2,10.0.2.3\n", "key 'net'" },
                 { "version=1\nroot=/dev/vda\narg=a\nnet=10.0.2.15/33,,\n", "key 'net'" },
+                { "version=1\nroot=/dev/vda\narg=a\ndisplay=x11\n", "key 'display'" },
                 { "version=1\nroot=/dev/vda\narg=a\nnet=10.0.2.300/24,,\n", "key 'net'" },
                 { "version=1\nroot=/dev/vda\narg=a\nenv=NOVALUE\n", "invalid value for key 'env'" },
                 { "version=1\nroot=/dev/vda\narg=a\nhostname=-bad\n", "invalid value for key 'hostname'" },
@@ -272,6 +287,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(config_minimal_gets_defaults),
                 cmocka_unit_test(config_full_with_escapes),
+                cmocka_unit_test(config_display_wayland),
                 cmocka_unit_test(config_net_without_gateway),
                 cmocka_unit_test(config_rejects_invalid),
                 cmocka_unit_test(config_rejects_nul_and_oversize),

@@ -31,6 +31,15 @@ static const char modules_dep[] =
         "kernel/fs/jbd2/jbd2.ko:\n"
         "kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/jbd2/jbd2.ko\n"
         "kernel/drivers/net/virtio_net.ko: kernel/drivers/virtio/virtio.ko\n"
+        "kernel/drivers/gpu/drm/drm.ko:\n"
+        "kernel/drivers/gpu/drm/drm_kms_helper.ko: kernel/drivers/gpu/drm/drm.ko\n"
+        "kernel/drivers/gpu/drm/drm_shmem_helper.ko: kernel/drivers/gpu/drm/drm.ko\n"
+        "kernel/drivers/virtio/virtio_dma_buf.ko:\n"
+        "kernel/drivers/gpu/drm/virtio/virtio-gpu.ko: kernel/drivers/virtio/virtio_dma_buf.ko "
+        "kernel/drivers/gpu/drm/drm_shmem_helper.ko kernel/drivers/gpu/drm/drm_kms_helper.ko "
+        "kernel/drivers/gpu/drm/drm.ko kernel/drivers/virtio/virtio.ko\n"
+        "kernel/drivers/virtio/virtio_input.ko: kernel/drivers/virtio/virtio.ko\n"
+        "kernel/drivers/input/evdev.ko:\n"
         "kernel/drivers/unrelated.ko:\n";
 
 static const char modules_builtin[] = "kernel/net/packet/af_packet.ko\n";
@@ -90,13 +99,17 @@ static void resolve_orders_dependencies_first(void **state)
         assert_int_equal(vp_initramfs_resolve_modules(dir, &paths, &err), 0);
 
         /* Every module once, each after what it needs. */
-        assert_int_equal(strv_length(paths), 18);
+        assert_int_equal(strv_length(paths), 25);
         assert_true(index_of(paths, "/virtio_ring.ko") < index_of(paths, "/virtio.ko"));
         assert_true(index_of(paths, "/virtio.ko") < index_of(paths, "/virtio_pci.ko"));
         assert_true(index_of(paths, "/virtio_pci_modern_dev.ko") < index_of(paths, "/virtio_pci.ko"));
         assert_true(index_of(paths, "/9pnet.ko") < index_of(paths, "/9pnet_virtio.ko"));
         assert_true(index_of(paths, "/crc16.ko") < index_of(paths, "/ext4.ko"));
         assert_true(index_of(paths, "/jbd2.ko") < index_of(paths, "/ext4.ko"));
+        assert_true(index_of(paths, "/drm.ko") < index_of(paths, "/drm_kms_helper.ko"));
+        assert_true(index_of(paths, "/drm_shmem_helper.ko") < index_of(paths, "/virtio-gpu.ko"));
+        assert_true(index_of(paths, "/virtio_dma_buf.ko") < index_of(paths, "/virtio-gpu.ko"));
+        assert_true(index_of(paths, "/evdev.ko") >= 0);
         assert_true(index_of(paths, "/virtio-rng.ko.xz") >= 0);
         assert_int_equal(index_of(paths, "/unrelated.ko"), -1);
         assert_int_equal(index_of(paths, "af_packet.ko"), -1);

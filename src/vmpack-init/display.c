@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Graphical apps: the app runs as the user under cage, a kiosk Wayland compositor, on the
+ * virtio-gpu. The guest has no udev, no logind and no seatd, so init does their part:
+ * it hands the DRM and input device nodes to the user, writes the udev database entries
+ * that libinput requires, and creates the user's XDG_RUNTIME_DIR.
+ */
+#include "init.h"
+
+#include "guest-protocol.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* virtio-gpu registers its DRM device after its module loads; under TCG that took well
+ * under a second on a 2-core development machine. */
+#define CARD_WAIT_MS 5000
+#define CARD_PATH "/dev/dri/card0"
+
+/*
+ * Environment for cage (wlroots 0.15 in Debian 12):
+ * - pixman: software rendering, because virtio-gpu without virgl has no 3D acceleration;
+ * - software cursors: the cursor is drawn into the frame, so screendumps show it too;
+ * - libseat's builtin backend, a seatd server that cage forks as the user, which can
+ *   open the device nodes because init gave them to the user. The seatd and logind
+ *   backends need daemons the guest lacks, and wlroots 0.15 waits in vain for the noop
+ *   backend to activate its session. The guest has no VT for the seat to follow;
+ * - cage starts even when libinput finds no input device.
+ */
+const char *const init_display_environment[INIT_DISPLAY_ENVIRONMENT_SIZE] = {
+        "WLR_RENDERER=pixman",
+        "WLR_NO_HARDWARE_CURSORS=1",
+        "LIBSEAT_BACKEND=builtin",
+        "SEATD_VTBOUND=0",
+        "WLR_LIBINPUT_NO_DEVICES=1",
+        "XDG_SESSION_TYPE=wayland",
+};
+
+static void give_to_user(const char *path, uid_t uid)
+{
+        if (chown(path, uid, uid) < 0 || chmod(path, 0600) < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_USER, "giving %s to uid %u failed: %m", path,
+                          (unsigned) uid);
+        init_debug_log("%s given to uid %u", path, (unsigned) uid);
+}
+
+/* Give every node of a /dev directory whose name starts with prefix to the user. */
+static void give_nodes_to_user(const char *directory, const char *prefix, uid_t uid)
+{
+        DIR *d = opendir(directory);
+        struct dirent *e;
+
+        if (!d)
+                return;
+        while ((e = readdir(d))) {
+                char path[INIT_PATH_MAX];
+                if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", directory, e->d_name);
+                give_to_user(path, uid);
+        }
+        closedir(d);
+}
+
+static bool read_line(const char *path, char *out, size_t out_size)
+{
+        FILE *f = fopen(path, "re");
+        bool ok = f && fgets(out, (int) out_size, f);
+
+        if (f)
+                fclose(f);
+        if (ok)
+                out[strcspn(out, "\n")] = '\0';
+        return ok;
+}
+
+/*
+ * libinput ignores an input device unless udev has initialized it and set ID_INPUT, and
+ * libudev counts a device as initialized when /run/udev/data/c<MAJOR>:<MINOR> exists. Write
+ * that entry with the properties udev's input_id would set for QEMU's virtio devices: a
+ * device with absolute axes is the tablet, which udev classes as an absolute mouse, and
+ * any other is the keyboard.
+ */
+static void write_udev_entries(void)
+{
+        DIR *d = opendir("/sys/class/input");
+        struct dirent *e;
+
+        if (!d)
+                return;
+        if (init_mkdir_p("/run/udev/data", 0755) < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "creating /run/udev/data failed: %m");
+        while ((e = readdir(d))) {
+                char path[INIT_PATH_MAX], dev[32], abs[256];
+                if (strncmp(e->d_name, "event", 5) != 0)
+                        continue;
+
+                snprintf(path, sizeof(path), "/sys/class/input/%s/dev", e->d_name);
+                if (!read_line(path, dev, sizeof(dev)))
+                        continue;
+                snprintf(path, sizeof(path), "/sys/class/input/%s/device/capabilities/abs", e->d_name);
+                bool pointer = read_line(path, abs, sizeof(abs)) && strcmp(abs, "0") != 0;
+
+                snprintf(path, sizeof(path), "/run/udev/data/c%s", dev);
+                FILE *f = fopen(path, "we");
+                if (!f)
+                        init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "creating %s failed: %m", path);
+                fputs("E:ID_INPUT=1\n", f);
+                fputs(pointer ? "E:ID_INPUT_MOUSE=1\n" : "E:ID_INPUT_KEY=1\nE:ID_INPUT_KEYBOARD=1\n", f);
+                if (fclose(f) != 0)
+                        init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "writing %s failed: %m", path);
+                init_debug_log("%s: udev entry for %s (%s)", path, e->d_name, pointer ? "pointer" : "keyboard");
+        }
+        closedir(d);
+}
+
+/* Put "cage --" in front of the app's argv.
+ * NOTE: cage 0.1.4 (Debian 12) exits with status 0 however the app exits, so the host
+ * gets 0 for a display app that failed; later cage versions pass the app's status on. */
+static void wrap_in_cage(init_config *c)
+{
+        char **argv = calloc(c->argc + 3, sizeof(char *));
+
+        if (!argv)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "out of memory");
+        argv[0] = strdup("cage");
+        argv[1] = strdup("--");
+        if (!argv[0] || !argv[1])
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "out of memory");
+        memcpy(argv + 2, c->argv, (c->argc + 1) * sizeof(char *));
+        free(c->argv);
+        c->argv = argv;
+        c->argc += 2;
+}
+
+void init_setup_display(init_config *c)
+{
+        char runtime_dir[64];
+
+        if (init_wait_for_path(CARD_PATH, CARD_WAIT_MS) < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_MODULE,
+                          "%s did not appear within %d ms (does the VM have a virtio-gpu device?)", CARD_PATH,
+                          CARD_WAIT_MS);
+        give_nodes_to_user("/dev/dri", "card", c->uid);
+        give_nodes_to_user("/dev/dri", "renderD", c->uid);
+        give_nodes_to_user("/dev/input", "event", c->uid);
+        write_udev_entries();
+
+        /* init_mkdir_p() gives every directory it creates the same mode: create /run/user
+         * first, so that the user can reach its own directory below it. */
+        snprintf(runtime_dir, sizeof(runtime_dir), "/run/user/%u", (unsigned) c->uid);
+        if (init_mkdir_p("/run/user", 0755) < 0 || init_mkdir_p(runtime_dir, 0700) < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_USER, "creating %s failed: %m", runtime_dir);
+        give_to_user(runtime_dir, c->uid);
+        if (chmod(runtime_dir, 0700) < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_USER, "chmod %s failed: %m", runtime_dir);
+
+        wrap_in_cage(c);
+        init_debug_log("display ready: running %s under cage", c->argv[2]);
+}
