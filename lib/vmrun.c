@@ -136,6 +136,8 @@ static int write_config(run_context *ctx, vp_error *err)
 
         if (o->network == VP_VM_NETWORK_UPLINK)
                 r = r ?: config_append(f, "net", VP_RUN_UPLINK_CONFIG);
+        if (o->gui)
+                r = r ?: config_append(f, "display", "wayland");
         if (o->debug)
                 r = r ?: config_append(f, "debug", "1");
 
@@ -217,6 +219,28 @@ static int render_spec(const run_context *ctx, vp_accel accel, const int *qemu_f
         };
         _cleanup_strv_free_ char **share_paths = strv_new();
         char share_tags[VP_VM_MAX_SHARES][16];
+        _cleanup_free_ char *spice_path = NULL;
+
+        if (o->gui) {
+                spec.headless = false;
+                spec.gpu = true;
+                spec.display = o->display;
+                spec.name = o->window_title ? o->window_title : o->image_name;
+                spec.audio = o->audio;
+                spec.microphone = o->microphone;
+                spec.clipboard = o->clipboard;
+                if (o->display == VP_DISPLAY_SPICE) {
+                        spice_path = vp_strdup_printf("%s/spice.sock", ctx->runtime_dir);
+                        if (!spice_path)
+                                return vp_error_set(err, -ENOMEM, "out of memory");
+                        if (strlen(spice_path) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
+                                return vp_error_set(err, -ENAMETOOLONG,
+                                                    "SPICE socket path %s is too long (set VMPACK_RUNTIME_DIR "
+                                                    "to a shorter directory)",
+                                                    spice_path);
+                        spec.spice_socket = spice_path;
+                }
+        }
 
         /* microvm has no HPET or PM timer: without the TSC frequency the kernel sometimes
          * hangs calibrating it. */
@@ -526,6 +550,8 @@ static void context_free(run_context *ctx)
                 (void) vp_rm_rf(ctx->runtime_dir, &ignored);
         }
         free(ctx->runtime_dir);
+        if (ctx->options->qmp_path && ctx->qmp_path)
+                (void) unlink(ctx->qmp_path);
         free(ctx->config_path);
         free(ctx->console_path);
         free(ctx->qmp_path);
@@ -585,7 +611,8 @@ static int prepare_runtime_dir(run_context *ctx, vp_error *err)
 
         ctx->config_path = vp_strdup_printf("%s/config", ctx->runtime_dir);
         ctx->console_path = vp_strdup_printf("%s/console.log", ctx->runtime_dir);
-        ctx->qmp_path = vp_strdup_printf("%s/qmp.sock", ctx->runtime_dir);
+        ctx->qmp_path = ctx->options->qmp_path ? strdup(ctx->options->qmp_path)
+                                               : vp_strdup_printf("%s/qmp.sock", ctx->runtime_dir);
         ctx->qemu_log_path = vp_strdup_printf("%s/qemu.log", ctx->runtime_dir);
         ctx->staging_dir = vp_strdup_printf("%s/files", ctx->runtime_dir);
         if (!ctx->config_path || !ctx->console_path || !ctx->qmp_path || !ctx->qemu_log_path ||
@@ -593,6 +620,20 @@ static int prepare_runtime_dir(run_context *ctx, vp_error *err)
                 return vp_error_set(err, -ENOMEM, "out of memory");
 
         /* A unix socket path is limited to 107 bytes. */
+        if (ctx->options->qmp_path) {
+                struct stat st;
+                if (strlen(ctx->qmp_path) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
+                        return vp_error_set(err, -ENAMETOOLONG, "QMP socket path %s is too long (max %zu bytes)",
+                                            ctx->qmp_path, sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
+                /* The path is replaced at each boot attempt: never replace anything but a socket. */
+                if (lstat(ctx->qmp_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+                        r = vp_error_set(err, -EEXIST, "QMP socket path %s exists and is not a socket",
+                                         ctx->qmp_path);
+                        free(ctx->qmp_path);
+                        ctx->qmp_path = NULL;
+                        return r;
+                }
+        }
         if (strlen(ctx->qmp_path) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
                 return vp_error_set(err, -ENAMETOOLONG,
                                     "runtime directory %s is too long for a socket path (set VMPACK_RUNTIME_DIR "
@@ -614,6 +655,9 @@ static int check_inputs(const vp_run_options *o, vp_error *err)
                 return vp_error_set_errno(err, -errno, "image %s", o->rootfs_path);
         if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
                 return vp_error_set(err, -EINVAL, "image %s is not a file", o->rootfs_path);
+        if (o->gui && o->machine != VP_MACHINE_Q35)
+                return vp_error_set(err, -EINVAL, "a graphical app needs machine q35, not %s",
+                                    vp_machine_to_string(o->machine));
 
         for (size_t i = 0; o->files && o->files[i]; i++) {
                 if (o->files[i][0] != '/')
@@ -624,18 +668,6 @@ static int check_inputs(const vp_run_options *o, vp_error *err)
                         return vp_error_set(err, -EINVAL, "shared file %s is not a regular file", o->files[i]);
         }
         return 0;
-}
-
-/* Return true when the caller asked for KVM by name (--accel kvm or VMPACK_ACCEL=kvm), which
- * rules out the fallback to TCG. */
-static bool kvm_requested(const vp_run_options *o)
-{
-        const char *env = getenv("VMPACK_ACCEL");
-        vp_accel from_env;
-
-        if (o->accel != VP_ACCEL_AUTO)
-                return o->accel == VP_ACCEL_KVM;
-        return env && *env && vp_accel_from_string(env, &from_env) == 0 && from_env == VP_ACCEL_KVM;
 }
 
 int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *err)
@@ -681,13 +713,6 @@ int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *er
                 vp_error cache_error = {};
 
                 r = vp_accel_remember_kvm_hang(ctx.kernel_version, ctx.qemu_version, &cache, &cache_error);
-                if (kvm_requested(options)) {
-                        r = vp_error_set(err, -ENODEV,
-                                         "KVM did not boot the guest %s, and --accel kvm does not fall back "
-                                         "(use --accel auto or tcg to run under TCG)",
-                                         kvm_failure ? kvm_failure : "");
-                        goto out;
-                }
                 notify(options,
                        "KVM did not boot the guest %s; using TCG (software emulation, slower). %s %s",
                        kvm_failure ? kvm_failure : "", r == 0 ? "Remembered in" : "Not remembered:",

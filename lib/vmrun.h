@@ -38,6 +38,19 @@ typedef struct vp_run_options {
         const char *kernel;      /* vmlinuz path, or NULL for the host's kernel */
         unsigned timeout_s;      /* 0: no limit */
 
+        /* A graphical app (display=wayland): machine must be q35. The VM gets virtio-gpu,
+         * a virtio keyboard and tablet, and the guest runs the app under cage. */
+        bool gui;
+        vp_display display;       /* with gui: window, SPICE socket (RUNDIR/spice.sock) or none */
+        const char *window_title; /* with gui: NULL: the image name */
+        bool audio;               /* audio=playback */
+        bool microphone;          /* microphone=on; needs audio */
+        bool clipboard;           /* clipboard=on-request */
+        /* Create the QEMU monitor (QMP) socket at this path instead of inside the runtime
+         * directory, so that a test or debugger can connect to it, e.g. for a screendump.
+         * It is removed when the run ends. NULL: private to the run. */
+        const char *qmp_path;
+
         int stdin_fd;            /* forwarded to the app's stdin until end of file; -1: empty stdin */
         int stdout_fd;
         int stderr_fd;
@@ -85,6 +98,10 @@ char *vp_run_guest_file_path(size_t index, const char *host_path);
  * QEMU ended without reporting the app's exit; result->console_tail may be set then too.
  */
 int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *err);
+
+/* Remove the run directories under VP_DIR_RUNTIME whose run is gone (its process was killed
+ * before it could clean up). Returns how many it removed; errors only leave directories. */
+int vp_vm_remove_stale_runtime_dirs(void);
 
 /* Read the app's argv and shared files that a saved state at state_path was started with.
  * -ENOENT when there is no saved state. */

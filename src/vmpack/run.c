@@ -38,7 +38,16 @@ static void print_help(FILE *out)
               "      --cpus N              virtual CPUs (default: the recipe's CPUs, else 1)\n"
               "      --network MODE        none (no network device, the default) or uplink\n"
               "                            (QEMU user networking: outbound connections only)\n"
-              "      --machine TYPE        microvm (default, fastest boot) or q35\n"
+              "      --machine TYPE        microvm (default, fastest boot) or q35; an image with\n"
+              "                            display=wayland always gets q35\n"
+              "      --display MODE        for an image with display=wayland: gtk or sdl (a window\n"
+              "                            titled with the image name), spice (a SPICE server on\n"
+              "                            RUNTIME_DIR/run-*/spice.sock for remote-viewer) or none\n"
+              "                            (default: gtk when DISPLAY or WAYLAND_DISPLAY is set,\n"
+              "                            else none)\n"
+              "      --qmp PATH            create the QEMU monitor (QMP) socket at PATH, for tests\n"
+              "                            and debugging, e.g. a screendump; removed at the end\n"
+              "                            (default: private to the run)\n"
               "      --kernel PATH         guest kernel, a vmlinuz with modules in /lib/modules\n"
               "                            (default: the host's newest kernel, or VMPACK_KERNEL)\n"
               "      --accel MODE          kvm, tcg or auto (default: VMPACK_ACCEL, else auto: KVM\n"
@@ -59,7 +68,7 @@ typedef struct run_arguments {
         const char *entrypoint;
         char **args;
         vp_run_options options;
-        bool memory_set, cpus_set;
+        bool memory_set, cpus_set, machine_set, display_set;
 } run_arguments;
 
 enum {
@@ -72,6 +81,8 @@ enum {
         OPT_MACHINE,
         OPT_KERNEL,
         OPT_ACCEL,
+        OPT_DISPLAY,
+        OPT_QMP,
 };
 
 static int parse_unsigned(const char *option, const char *value, unsigned min, unsigned max, unsigned *ret)
@@ -100,6 +111,8 @@ static int parse_arguments(int argc, char **argv, run_arguments *a)
                 { "machine", required_argument, NULL, OPT_MACHINE },
                 { "kernel", required_argument, NULL, OPT_KERNEL },
                 { "accel", required_argument, NULL, OPT_ACCEL },
+                { "display", required_argument, NULL, OPT_DISPLAY },
+                { "qmp", required_argument, NULL, OPT_QMP },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -147,6 +160,21 @@ static int parse_arguments(int argc, char **argv, run_arguments *a)
                                 vp_log_error("run: --machine '%s' is invalid (valid: microvm, q35)", optarg);
                                 return 2;
                         }
+                        a->machine_set = true;
+                        break;
+                case OPT_DISPLAY:
+                        if (vp_display_from_string(optarg, &a->options.display) < 0) {
+                                vp_log_error("run: --display '%s' is invalid (valid: gtk, sdl, spice, none)", optarg);
+                                return 2;
+                        }
+                        a->display_set = true;
+                        break;
+                case OPT_QMP:
+                        if (optarg[0] == '\0') {
+                                vp_log_error("run: --qmp needs a socket path");
+                                return 2;
+                        }
+                        a->options.qmp_path = optarg;
                         break;
                 case OPT_KERNEL:
                         a->options.kernel = optarg;
@@ -216,6 +244,40 @@ static int apply_metadata(json_t *metadata, run_arguments *a, char ***ret_exec, 
                 a->options.memory_mib = (uint64_t) json_integer_value(memory) >> 20;
 
         *ret_exec = TAKE_PTR(exec);
+        return 0;
+}
+
+static bool permission_is(json_t *permissions, const char *key, const char *value)
+{
+        const char *granted = json_string_value(json_object_get(permissions, key));
+
+        return granted && strcmp(granted, value) == 0;
+}
+
+/* Set the display, sound and clipboard options from the image's permissions. The
+ * devices exist only for what the recipe grants. */
+static int apply_display_permissions(json_t *metadata, run_arguments *a, vp_error *err)
+{
+        json_t *permissions = json_object_get(metadata, "permissions");
+
+        if (!permission_is(permissions, "display", "wayland"))
+                return 0;
+
+        if (a->machine_set && a->options.machine != VP_MACHINE_Q35)
+                return vp_error_set(err, -EINVAL, "the image has display=wayland, which needs --machine q35, not %s",
+                                    vp_machine_to_string(a->options.machine));
+        a->options.gui = true;
+        a->options.machine = VP_MACHINE_Q35;
+        if (!a->display_set)
+                a->options.display = getenv("DISPLAY") || getenv("WAYLAND_DISPLAY") ? VP_DISPLAY_GTK
+                                                                                      : VP_DISPLAY_NONE;
+        a->options.audio = permission_is(permissions, "audio", "playback");
+        a->options.microphone = a->options.audio && permission_is(permissions, "microphone", "on");
+        a->options.clipboard = permission_is(permissions, "clipboard", "on-request");
+        if (permission_is(permissions, "gpu", "virgl") && a->options.notice)
+                a->options.notice(a->options.userdata,
+                                  "gpu=virgl is not supported yet; the guest renders in software");
+        /* NOTE: a microphone without audio=playback gets no sound device at all. */
         return 0;
 }
 
@@ -336,6 +398,8 @@ int verb_run(int argc, char **argv)
                 a.options.rootfs_path = image->rootfs_path;
                 a.options.image_name = image->name ? image->name : a.image;
                 r = apply_metadata(image->metadata, &a, &exec, &err);
+                if (r >= 0)
+                        r = apply_display_permissions(image->metadata, &a, &err);
                 if (r < 0) {
                         fprintf(stderr, "vmpack run: image %s: %s\n", a.image, err.message);
                         return VP_STATUS_VM_FAILURE;

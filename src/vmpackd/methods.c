@@ -421,6 +421,34 @@ static void read_resources(json_t *metadata, supervise_spec *spec)
                 spec->memory_mib = (uint64_t) json_integer_value(memory) >> 20;
 }
 
+static bool permission_is(json_t *metadata, const char *key, const char *value)
+{
+        const char *granted = json_string_value(json_object_get(json_object_get(metadata, "permissions"), key));
+
+        return granted && strcmp(granted, value) == 0;
+}
+
+/* The display and the devices that come with it, from the image's permissions. The
+ * window title names the workspace and the instance, "[work] WorkFox". */
+static int read_display(json_t *metadata, json_t *instance, const char *name, supervise_spec *spec,
+                        char **ret_title)
+{
+        const char *workspace = json_string_value(json_object_get(instance, "workspace"));
+
+        *ret_title = NULL;
+        if (!permission_is(metadata, "display", "wayland"))
+                return 0;
+        spec->gui = true;
+        spec->audio = permission_is(metadata, "audio", "playback");
+        spec->microphone = spec->audio && permission_is(metadata, "microphone", "on");
+        spec->clipboard = permission_is(metadata, "clipboard", "on-request");
+        *ret_title = workspace ? vp_strdup_printf("[%s] %s", workspace, name) : strdup(name);
+        if (!*ret_title)
+                return -ENOMEM;
+        spec->window_title = *ret_title;
+        return 0;
+}
+
 static void method_start(daemon_state *d, connection *c, const vp_api_request *request)
 {
         const char *name = string_parameter(request, "name");
@@ -428,6 +456,7 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_strv_free_ char **files = NULL;
         _cleanup_image_ vp_image *image = NULL;
+        _cleanup_free_ char *title = NULL;
         vp_db_caller caller = caller_of(c);
         instance_run *run = NULL;
         vp_error err = {};
@@ -476,6 +505,10 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
                 .files = files,
         };
         read_resources(image->metadata, &spec);
+        if (read_display(image->metadata, object, name, &spec, &title) < 0) {
+                server_reply_error(c, VP_API_ERROR_FAILED, "out of memory");
+                goto out;
+        }
         if (supervise_start(d, name, &spec, &run, &err) < 0) {
                 reply_failure(c, name, "Start", &err);
                 goto out;
@@ -598,6 +631,7 @@ static void method_resume(daemon_state *d, connection *c, const vp_api_request *
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_strv_free_ char **files = NULL;
         _cleanup_image_ vp_image *image = NULL;
+        _cleanup_free_ char *title = NULL;
         vp_db_caller caller = caller_of(c);
         instance_run *run = NULL;
         vp_error err = {};
@@ -642,6 +676,10 @@ static void method_resume(daemon_state *d, connection *c, const vp_api_request *
                 .resume = true,
         };
         read_resources(image->metadata, &spec);
+        if (read_display(image->metadata, object, name, &spec, &title) < 0) {
+                server_reply_error(c, VP_API_ERROR_FAILED, "out of memory");
+                goto out;
+        }
         if (supervise_start(d, name, &spec, &run, &err) < 0) {
                 reply_failure(c, name, "Resume", &err);
                 goto out;

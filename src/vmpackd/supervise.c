@@ -134,10 +134,23 @@ static _noreturn_ void child_main(const char *name, const supervise_spec *spec, 
                 .state_path = state_path,
                 .resume = spec->resume,
                 .suspend_event = child_suspend_event,
+                .gui = spec->gui,
+                .audio = spec->audio,
+                .microphone = spec->microphone,
+                .clipboard = spec->clipboard,
+                .window_title = spec->window_title,
         };
         vp_run_result result = {};
         vp_error err = {};
         sigset_t set;
+
+        /* A graphical app needs q35. Its window opens where the daemon was started from:
+         * a session daemon inherits the DISPLAY or WAYLAND_DISPLAY of the vmpack that
+         * started it; without either (the system daemon) the VM gets no window. */
+        if (spec->gui) {
+                options.machine = VP_MACHINE_Q35;
+                options.display = getenv("DISPLAY") || getenv("WAYLAND_DISPLAY") ? VP_DISPLAY_GTK : VP_DISPLAY_NONE;
+        }
 
         prctl(PR_SET_NAME, SUPERVISOR_COMM);
         /* The daemon's signal handling is inherited: keep SIGTERM, SIGINT and SIGUSR1

@@ -110,6 +110,9 @@ typedef struct supervise_spec {
         unsigned cpus;       /* 0: the vmrun default */
         uint64_t memory_mib; /* 0: the vmrun default */
         bool resume;         /* start from the instance's saved state instead of booting */
+        /* display=wayland and what the image's permissions grant with it, see vp_run_options */
+        bool gui, audio, microphone, clipboard;
+        const char *window_title; /* "[WORKSPACE] INSTANCE" */
 } supervise_spec;
 
 /* Fork the supervising child for the instance and record the run. */
