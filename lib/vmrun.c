@@ -670,6 +670,18 @@ static int check_inputs(const vp_run_options *o, vp_error *err)
         return 0;
 }
 
+/* Return true when the caller asked for KVM by name (--accel kvm or VMPACK_ACCEL=kvm), which
+ * rules out the fallback to TCG. */
+static bool kvm_requested(const vp_run_options *o)
+{
+        const char *env = getenv("VMPACK_ACCEL");
+        vp_accel from_env;
+
+        if (o->accel != VP_ACCEL_AUTO)
+                return o->accel == VP_ACCEL_KVM;
+        return env && *env && vp_accel_from_string(env, &from_env) == 0 && from_env == VP_ACCEL_KVM;
+}
+
 int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *err)
 {
         run_context ctx = { .options = options, .decompressor = { .pid = -1 } };
@@ -713,6 +725,13 @@ int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *er
                 vp_error cache_error = {};
 
                 r = vp_accel_remember_kvm_hang(ctx.kernel_version, ctx.qemu_version, &cache, &cache_error);
+                if (kvm_requested(options)) {
+                        r = vp_error_set(err, -ENODEV,
+                                         "KVM did not boot the guest %s, and --accel kvm does not fall back "
+                                         "(use --accel auto or tcg to run under TCG)",
+                                         kvm_failure ? kvm_failure : "");
+                        goto out;
+                }
                 notify(options,
                        "KVM did not boot the guest %s; using TCG (software emulation, slower). %s %s",
                        kvm_failure ? kvm_failure : "", r == 0 ? "Remembered in" : "Not remembered:",

@@ -2,7 +2,8 @@
 # Accelerator choice with --accel auto. A KVM that fails to boot the guest (a nested
 # hypervisor can hang or reject it) is detected, recorded in VMPACK_CACHE_DIR/accel and
 # replaced by TCG with a one-line notice. The next run reads the record and goes straight
-# to TCG. This test deliberately starts QEMU under KVM when /dev/kvm is usable.
+# to TCG. An explicit kvm (--accel kvm or VMPACK_ACCEL=kvm) fails instead of falling back.
+# This test deliberately starts QEMU under KVM when /dev/kvm is usable.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 
@@ -58,3 +59,21 @@ sed -i 's/^qemu=.*/qemu=QEMU emulator version 0.0.1/' "$record"
 VMPACK_ACCEL=auto vmrun --entrypoint /bin/echo "$SHELL_IMAGE" ok >/dev/null 2>"$TEST_TMP/err"
 grep -q "KVM did not boot the guest" "$TEST_TMP/err" || fail "KVM was not probed again: $(cat "$TEST_TMP/err")"
 pass "probed again"
+
+# Only reached when KVM failed above: an explicit kvm must then fail instead of falling back.
+for how in "--accel kvm" "VMPACK_ACCEL=kvm"; do
+        say "$how: a KVM that does not boot the guest is an error, with no TCG retry"
+        status=0
+        if [ "$how" = "--accel kvm" ]; then
+                vmrun --accel kvm --entrypoint /bin/echo "$SHELL_IMAGE" ok >"$TEST_TMP/out" 2>"$TEST_TMP/err" || status=$?
+        else
+                VMPACK_ACCEL=kvm vmrun --entrypoint /bin/echo "$SHELL_IMAGE" ok >"$TEST_TMP/out" 2>"$TEST_TMP/err" ||
+                        status=$?
+        fi
+        expect_eq "$how exit status" "$status" 125
+        [ ! -s "$TEST_TMP/out" ] || fail "$how ran the app anyway: $(cat "$TEST_TMP/out")"
+        grep -q "KVM did not boot the guest.*does not fall back.*--accel auto or tcg" "$TEST_TMP/err" ||
+                fail "$how message: $(cat "$TEST_TMP/err")"
+        ! grep -q "using TCG" "$TEST_TMP/err" || fail "$how fell back to TCG: $(cat "$TEST_TMP/err")"
+        pass "$how fails with a hint"
+done
