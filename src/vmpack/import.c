@@ -7,6 +7,8 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
 
 static void print_help(FILE *out)
 {
@@ -14,10 +16,63 @@ static void print_help(FILE *out)
               "Make an app image named NAME from a root filesystem tarball (docker export,\n"
               "podman export, mmdebstrap or debootstrap output, ...). The tarball may be plain\n"
               "or compressed with gzip, bzip2, xz or zstd; TAR '-' reads standard input.\n"
-              "The image has no Exec line: run it with 'vmpack run --entrypoint PROGRAM'.\n\n"
+              "The image has no Exec line: run it with 'vmpack run --entrypoint PROGRAM'.\n"
+              "An existing NAME is kept unless --force is given.\n\n"
               "Options:\n"
-              "  -h, --help  show this help\n",
+              "  -f, --force  replace an existing image NAME; its old image is removed unless\n"
+              "               another name or an instance uses it (default: fail)\n"
+              "  -h, --help   show this help\n\n"
+              "Environment:\n"
+              "  VMPACK_DATA_DIR  image store, which also holds the staging directory\n"
+              "                   (default $XDG_DATA_HOME/vmpack)\n\n"
+              "Exit status: 0 on success, 1 when the import failed or NAME exists, 2 on a usage\n"
+              "error, 130 when interrupted.\n",
               out);
+}
+
+/* Return the image that name (not a digest) points to, or NULL when there is none. */
+static vp_image *find_named_image(const char *name)
+{
+        vp_image *image = NULL;
+        vp_error ignored = {};
+
+        if (vp_store_find_image(name, &image, &ignored) < 0)
+                return NULL;
+        if (!image->name || strcmp(image->name, name) != 0) {
+                vp_image_free(image);
+                return NULL;
+        }
+        return image;
+}
+
+/* Print what happened to the image that NAME pointed to before --force replaced it. */
+static void report_replaced(const char *name, const vp_image *old)
+{
+        _cleanup_strv_free_ char **users = strv_new();
+        _cleanup_strv_free_ char **instances = NULL;
+        vp_image **images = NULL;
+        size_t n_images = 0;
+        vp_error ignored = {};
+        struct stat st;
+
+        if (stat(old->directory, &st) < 0) {
+                printf("Replaced %s (old image %.12s removed)\n", name, old->digest);
+                return;
+        }
+        if (vp_store_list_images(&images, &n_images, &ignored) == 0) {
+                for (size_t i = 0; i < n_images; i++) {
+                        if (users && strcmp(images[i]->digest, old->digest) == 0)
+                                (void) strv_extend(&users, images[i]->name);
+                        vp_image_free(images[i]);
+                }
+                free(images);
+        }
+        if (vp_store_list_image_users(old->digest, &instances, &ignored) == 0)
+                STRV_FOREACH(s, instances)
+                        if (users)
+                                (void) strv_extend(&users, *s);
+        _cleanup_free_ char *list = users && users[0] ? strv_join(users, ", ") : NULL;
+        printf("Replaced %s (old image %.12s kept: used by %s)\n", name, old->digest, list ? list : "?");
 }
 
 static void on_signal(int sig)
@@ -28,18 +83,24 @@ static void on_signal(int sig)
 int verb_import(int argc, char **argv)
 {
         static const struct option options[] = {
+                { "force", no_argument, NULL, 'f' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         _cleanup_image_ vp_image *image = NULL;
+        _cleanup_image_ vp_image *old = NULL;
+        bool force = false;
         _cleanup_progress_ vp_progress *progress = NULL;
         struct sigaction sa = { .sa_handler = on_signal };
         vp_build_options opts = {};
         vp_error err = {};
         int c, r;
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "fh", options, NULL)) >= 0) {
                 switch (c) {
+                case 'f':
+                        force = true;
+                        break;
                 case 'h':
                         print_help(stdout);
                         return 0;
@@ -51,6 +112,13 @@ int verb_import(int argc, char **argv)
         if (optind != argc - 2) {
                 vp_log_error("import: expected TAR and NAME (run 'vmpack import --help')");
                 return 2;
+        }
+
+        old = find_named_image(argv[optind + 1]);
+        if (old && !force) {
+                vp_log_error("import: image %s exists (%.12s): use --force to replace it, or choose another NAME",
+                             old->name, old->digest);
+                return 1;
         }
 
         progress = vp_progress_new(stderr);
@@ -73,5 +141,7 @@ int verb_import(int argc, char **argv)
         }
         printf("Imported %s %.12s (%.1f MiB)\n", image->name, image->digest,
                (double) image->size / (1024.0 * 1024.0));
+        if (old && strcmp(old->digest, image->digest) != 0)
+                report_replaced(image->name, old);
         return 0;
 }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # vmpack import: a small rootfs tar gives one image digest whether it is plain, compressed
 # with gzip, bzip2, xz or zstd, or read from standard input. Input that is not a whole tar
-# archive is rejected with a clear error.
+# archive is rejected with a clear error. An existing name is replaced only with --force.
 . "$(dirname "$0")/lib.sh"
 require_cmd tar2sqfs rdsquashfs gzip bzip2 xz zstd
 export VMPACK_DATA_DIR="$TEST_TMP/store"
@@ -75,3 +75,35 @@ if "$VMPACK" import "$TEST_TMP/rootfs.tar" "Bad/Name" >"$TEST_TMP/bad.txt" 2>&1;
 fi
 grep -q "invalid image name 'Bad/Name'" "$TEST_TMP/bad.txt" || fail "unclear error for a bad name: $(cat "$TEST_TMP/bad.txt")"
 pass "invalid image names are rejected"
+
+say "an existing name is kept unless --force; --force reports what happened to the old image"
+echo "second" >"$root/etc/second"
+tar --create --sort=name --mtime=@1700000000 --owner=0 --group=0 --numeric-owner \
+        --directory "$root" --file "$TEST_TMP/second.tar" .
+status=0
+"$VMPACK" import "$TEST_TMP/second.tar" imp-rootfs-tar >"$TEST_TMP/exists.txt" 2>&1 || status=$?
+[ "$status" = 1 ] || fail "import over an existing name: status $status, expected 1: $(cat "$TEST_TMP/exists.txt")"
+grep -q "image imp-rootfs-tar exists (${expected:0:12}): use --force" "$TEST_TMP/exists.txt" ||
+        fail "unclear error for an existing name: $(cat "$TEST_TMP/exists.txt")"
+[ "$(basename "$(readlink "$VMPACK_DATA_DIR/names/imp-rootfs-tar")")" = "$expected" ] ||
+        fail "the rejected import changed the name"
+pass "an existing name is kept"
+
+"$VMPACK" import --force "$TEST_TMP/second.tar" imp-rootfs-tar >"$TEST_TMP/force.txt" 2>&1 ||
+        fail "import --force failed: $(cat "$TEST_TMP/force.txt")"
+grep -q "^Replaced imp-rootfs-tar (old image ${expected:0:12} kept: used by imp-rootfs-tar-bz2, " "$TEST_TMP/force.txt" ||
+        fail "unclear report of a kept image: $(cat "$TEST_TMP/force.txt")"
+[ -d "$VMPACK_DATA_DIR/images/$expected" ] || fail "--force removed an image that other names use"
+pass "--force keeps an old image that other names use"
+
+echo "third" >"$root/etc/third"
+tar --create --sort=name --mtime=@1700000000 --owner=0 --group=0 --numeric-owner \
+        --directory "$root" --file "$TEST_TMP/third.tar" .
+"$VMPACK" import "$TEST_TMP/third.tar" solo >/dev/null 2>&1 || fail "import of third.tar failed"
+solo=$(basename "$(readlink "$VMPACK_DATA_DIR/names/solo")")
+"$VMPACK" import -f "$TEST_TMP/rootfs.tar" solo >"$TEST_TMP/force.txt" 2>&1 ||
+        fail "import -f failed: $(cat "$TEST_TMP/force.txt")"
+grep -qx "Replaced solo (old image ${solo:0:12} removed)" "$TEST_TMP/force.txt" ||
+        fail "unclear report of a removed image: $(cat "$TEST_TMP/force.txt")"
+[ ! -e "$VMPACK_DATA_DIR/images/$solo" ] || fail "the unused old image of solo is still stored"
+pass "--force removes an old image that nothing else uses"
