@@ -144,9 +144,9 @@ static _noreturn_ void child_main(const char *name, const supervise_spec *spec, 
         vp_error err = {};
         sigset_t set;
 
-        /* A graphical app needs q35. Its window opens where the daemon was started from:
-         * a session daemon inherits the DISPLAY or WAYLAND_DISPLAY of the vmpack that
-         * started it; without either (the system daemon) the VM gets no window. */
+        /* A graphical app needs q35. A session daemon inherits the DISPLAY or
+         * WAYLAND_DISPLAY of the vmpack that started it, so the window opens there.
+         * Without either, as for the system daemon, the VM gets no window. */
         if (spec->gui) {
                 options.machine = VP_MACHINE_Q35;
                 options.display = getenv("DISPLAY") || getenv("WAYLAND_DISPLAY") ? VP_DISPLAY_GTK : VP_DISPLAY_NONE;

@@ -31,6 +31,21 @@ say "build the guitest image (cached by recipe digest)"
 "$VMPACK" build "$recipe" >"$TEST_TMP/build.log" 2>&1 || fail "vmpack build failed: $(tail -5 "$TEST_TMP/build.log")"
 pass "image built"
 
+say "bad display options are rejected before a VM starts"
+touch "$TEST_TMP/not-a-socket"
+for args in "--display vnc" "--machine microvm" "--qmp $TEST_TMP/not-a-socket"; do
+        set +e
+        # shellcheck disable=SC2086 # each case is a list of words
+        vmrun $args guitest >"$TEST_TMP/bad.out" 2>"$TEST_TMP/bad.err"
+        status=$?
+        set -e
+        [ "$status" -eq 2 ] || [ "$status" -eq 125 ] || fail "vmpack run $args: exit status $status, expected 2 or 125"
+        [ -s "$TEST_TMP/bad.err" ] || fail "vmpack run $args: no error message"
+        pass "vmpack run $args: $(head -1 "$TEST_TMP/bad.err")"
+done
+[ -f "$TEST_TMP/not-a-socket" ] || fail "--qmp removed the regular file it was given"
+pass "--qmp left a regular file in place"
+
 say "the QEMU command line has virtio-gpu and input, and no sound or clipboard device"
 qmp="$TEST_TMP/qmp.sock"
 shot="$VMPACK_BUILD_ROOT/gui-screendump.png"
@@ -88,6 +103,21 @@ trap _vp_test_cleanup EXIT
 pass "vmpack exited with status $status after SIGTERM"
 [ ! -e "$qmp" ] || fail "QMP socket $qmp still exists after the run"
 pass "QMP socket removed"
+
+say "--display spice creates the SPICE socket in the run directory"
+"$VMPACK" run --display spice --qmp "$qmp" guitest >"$TEST_TMP/out3" 2>"$TEST_TMP/err3" &
+vmpack_pid=$!
+trap 'stop_vm; _vp_test_cleanup' EXIT
+python3 "$VMPACK_SOURCE_ROOT/tests/integration/qmp-screendump.py" "$qmp" "$TEST_TMP/spice.png" ff0000 300 ||
+        fail "the screen did not show the app with --display spice: $(tail -5 "$TEST_TMP/err3")"
+spice_socket="$(find "$VMPACK_RUNTIME_DIR" -name spice.sock -type s | head -1)"
+[ -n "$spice_socket" ] || fail "no spice.sock under $VMPACK_RUNTIME_DIR"
+pass "SPICE socket $spice_socket"
+kill -TERM "$vmpack_pid"
+wait "$vmpack_pid" || true
+trap _vp_test_cleanup EXIT
+[ -z "$(find "$VMPACK_RUNTIME_DIR" -name spice.sock)" ] || fail "spice.sock left behind after the run"
+pass "run directory removed"
 
 say "cage exits with the app, and the VM powers off"
 set +e
