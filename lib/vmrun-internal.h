@@ -30,6 +30,7 @@ enum port_index {
 typedef struct run_context {
         const vp_run_options *options;
         char *runtime_dir;
+        int runtime_lock_fd; /* flock held on runtime_dir/lock for the run's lifetime; -1 when none */
         char *config_path;
         char *console_path;
         char *qmp_path;

@@ -7,9 +7,11 @@
 #include "kernel.h"
 #include "paths.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -549,6 +551,8 @@ static void context_free(run_context *ctx)
                 vp_error ignored;
                 (void) vp_rm_rf(ctx->runtime_dir, &ignored);
         }
+        if (ctx->runtime_lock_fd >= 0)
+                close(ctx->runtime_lock_fd);
         free(ctx->runtime_dir);
         if (ctx->options->qmp_path && ctx->qmp_path)
                 (void) unlink(ctx->qmp_path);
@@ -590,6 +594,61 @@ static int prepare_kernel(run_context *ctx, vp_error *err)
         return 0;
 }
 
+/*
+ * Each run directory holds a file "lock" that its run keeps flock()ed until it ends. The
+ * file is created and locked as "lock.new", then renamed, so a "lock" that is free means
+ * that the run which made it is gone (killed with SIGKILL, or its machine crashed).
+ */
+#define RUNTIME_LOCK "lock"
+
+int vp_vm_remove_stale_runtime_dirs(void)
+{
+        _cleanup_free_ char *base = vp_path(VP_DIR_RUNTIME, NULL);
+        DIR *dir;
+        struct dirent *entry;
+        int removed = 0;
+
+        if (!base || !(dir = opendir(base)))
+                return 0;
+        while ((entry = readdir(dir))) {
+                if (!vp_str_startswith(entry->d_name, "run-"))
+                        continue;
+
+                _cleanup_free_ char *path = vp_strdup_printf("%s/%s", base, entry->d_name);
+                _cleanup_free_ char *lock = vp_strdup_printf("%s/%s/%s", base, entry->d_name, RUNTIME_LOCK);
+                if (!path || !lock)
+                        break;
+                /* A directory without "lock" is being set up, or was made by an older vmpack: keep it. */
+                _cleanup_close_ int fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+                        continue;
+
+                vp_error ignored = {};
+                if (vp_rm_rf(path, &ignored) == 0)
+                        removed++;
+        }
+        closedir(dir);
+        return removed;
+}
+
+/* Create runtime_dir/lock and hold a flock on it until context_free(). */
+static int lock_runtime_dir(run_context *ctx, vp_error *err)
+{
+        _cleanup_free_ char *new_path = vp_strdup_printf("%s/%s.new", ctx->runtime_dir, RUNTIME_LOCK);
+        _cleanup_free_ char *path = vp_strdup_printf("%s/%s", ctx->runtime_dir, RUNTIME_LOCK);
+
+        if (!new_path || !path)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+        ctx->runtime_lock_fd = open(new_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (ctx->runtime_lock_fd < 0)
+                return vp_error_set_errno(err, -errno, "create %s", new_path);
+        if (flock(ctx->runtime_lock_fd, LOCK_EX | LOCK_NB) < 0)
+                return vp_error_set_errno(err, -errno, "lock %s", new_path);
+        if (rename(new_path, path) < 0)
+                return vp_error_set_errno(err, -errno, "rename %s to %s", new_path, path);
+        return 0;
+}
+
 static int prepare_runtime_dir(run_context *ctx, vp_error *err)
 {
         _cleanup_free_ char *base = NULL;
@@ -598,6 +657,7 @@ static int prepare_runtime_dir(run_context *ctx, vp_error *err)
         r = vp_path_ensure(VP_DIR_RUNTIME, NULL, &base, err);
         if (r < 0)
                 return r;
+        (void) vp_vm_remove_stale_runtime_dirs();
 
         ctx->runtime_dir = vp_strdup_printf("%s/run-XXXXXX", base);
         if (!ctx->runtime_dir)
@@ -608,6 +668,9 @@ static int prepare_runtime_dir(run_context *ctx, vp_error *err)
                 ctx->runtime_dir = NULL;
                 return r;
         }
+        r = lock_runtime_dir(ctx, err);
+        if (r < 0)
+                return r;
 
         ctx->config_path = vp_strdup_printf("%s/config", ctx->runtime_dir);
         ctx->console_path = vp_strdup_printf("%s/console.log", ctx->runtime_dir);
@@ -684,7 +747,7 @@ static bool kvm_requested(const vp_run_options *o)
 
 int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *err)
 {
-        run_context ctx = { .options = options, .decompressor = { .pid = -1 } };
+        run_context ctx = { .options = options, .runtime_lock_fd = -1, .decompressor = { .pid = -1 } };
         _cleanup_free_ char *notice = NULL;
         _cleanup_free_ char *kvm_failure = NULL;
         vp_accel accel;

@@ -574,6 +574,11 @@ void supervise_reap(daemon_state *d, instance_run *run)
         if (vp_db_set_state(d->db, run->name, state, 0, suspended ? -1 : status, reason, caller, &err) < 0)
                 log_message(run->name, "recording the end of the run failed: %s", err.message);
 
+        /* A killed supervisor could not remove its run directory: remove it before Kill replies. */
+        int stale = vp_vm_remove_stale_runtime_dirs();
+        if (stale > 0)
+                log_message(run->name, "removed %d run directories left by ended runs", stale);
+
         /* A Resume still waiting learns why the guest did not come back. */
         const char *resume_error = NULL;
         if (run->pending == PENDING_RESUME)

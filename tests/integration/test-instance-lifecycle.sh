@@ -142,6 +142,9 @@ assert i["state"] == "stopped", i
 assert i["exit_reason"].startswith("killed by uid"), i
 EOF
 pass "kill ended QEMU $qemu_pid and recorded the reason"
+[ -z "$(find "$VMPACK_RUNTIME_DIR" -mindepth 1 -maxdepth 1 -name 'run-*')" ] ||
+        fail "kill left a run directory: $(ls "$VMPACK_RUNTIME_DIR")"
+pass "kill removed the run directory"
 
 say "boot 5: $B still has its file after being killed; a stop escalates past an app that ignores SIGTERM"
 "$VMPACK" start --entrypoint /bin/sh "$B" -c 'trap "" TERM; cat ~/mine-b; exec sleep 1000' >/dev/null ||

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Stopping a run from the host (SIGINT, SIGTERM, a second SIGINT), the uplink network
-# device, the q35 machine and the resource options.
+# device, the q35 machine and the resource options. A run killed with SIGKILL leaves its
+# run directory, and the next run removes it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 
@@ -52,6 +53,16 @@ expect_eq "exit status after two SIGINTs" "$STATUS" 130
 pass "quit promptly"
 [ -z "$(find "$VMPACK_RUNTIME_DIR" -mindepth 1 -maxdepth 1 -name 'run-*')" ] || fail "runtime directory left"
 pass "runtime directory removed"
+
+say "a run killed with SIGKILL leaves its run directory; the next run removes it"
+start_app 'echo started; exec sleep 1000'
+kill -KILL "$APP_PID"
+wait_status
+expect_eq "run directories after SIGKILL" "$(find "$VMPACK_RUNTIME_DIR" -mindepth 1 -maxdepth 1 -name 'run-*' | wc -l)" 1
+vmrun --entrypoint /bin/true "$SHELL_IMAGE" || fail "the run after SIGKILL failed"
+[ -z "$(find "$VMPACK_RUNTIME_DIR" -mindepth 1 -maxdepth 1 -name 'run-*')" ] ||
+        fail "stale run directory left: $(ls "$VMPACK_RUNTIME_DIR")"
+pass "stale run directory removed"
 
 say "--network uplink adds eth0 (no traffic is sent)"
 out="$(vmrun --network uplink --entrypoint /bin/sh "$SHELL_IMAGE" -c 'ls /sys/class/net | tr "\n" " "')"
