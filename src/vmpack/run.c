@@ -379,6 +379,15 @@ int verb_run(int argc, char **argv)
         if (r >= 0)
                 return r;
 
+        /* An argument with a '/' can only be a path, so report the file, not an invalid name. */
+        if (strchr(a.image, '/') && !is_image_path(a.image)) {
+                struct stat st;
+                if (stat(a.image, &st) < 0)
+                        fprintf(stderr, "vmpack run: %s: %s\n", a.image, strerror(errno));
+                else
+                        fprintf(stderr, "vmpack run: %s: not a regular file\n", a.image);
+                return VP_STATUS_VM_FAILURE;
+        }
         if (!is_image_path(a.image)) {
                 r = vp_store_find_image(a.image, &image, &err);
                 /* A bare file name that is no store entry still names a file here. */

@@ -1,6 +1,6 @@
 #!/bin/bash
 # vmpack run failures end with a clear message and exit status, never a hang: timeout,
-# missing or corrupt kernel, corrupt image, invalid options.
+# missing or corrupt kernel, corrupt, truncated or missing image, invalid options.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 
@@ -47,7 +47,20 @@ say "a corrupt image"
 head -c 1000000 /dev/urandom >"$TEST_TMP/corrupt.sqfs"
 run_bounded --entrypoint /bin/true "$TEST_TMP/corrupt.sqfs"
 expect_eq "corrupt image exit status" "$STATUS" 125
-expect_message "corrupt image" "root image"
+expect_message "corrupt image" "corrupt.sqfs: not a valid squashfs image: it does not start with the squashfs magic"
+
+say "a truncated image is rejected before the boot"
+head -c 65536 "$SHELL_IMAGE" >"$TEST_TMP/truncated.sqfs"
+run_bounded --entrypoint /bin/true "$TEST_TMP/truncated.sqfs"
+expect_eq "truncated image exit status" "$STATUS" 125
+expect_message "truncated image" "not a valid squashfs image: it is shorter than its superblock says"
+
+say "an image path that does not exist"
+run_bounded --entrypoint /bin/true "$TEST_TMP/nonexistent.sqfs"
+expect_eq "missing image file exit status" "$STATUS" 125
+expect_message "missing image file" "nonexistent.sqfs: No such file or directory"
+run_bounded --entrypoint /bin/true "$TEST_TMP"
+expect_message "directory as image" ": not a regular file"
 
 say "an image that does not exist"
 run_bounded --entrypoint /bin/true no-such-image-name
