@@ -69,8 +69,7 @@ int verb_build(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack build --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("build", argv, "h", options);
                 }
         }
         if (optind != argc - 1) {

@@ -74,8 +74,7 @@ int verb_images(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack images --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("images", argv, "h", options);
                 }
         }
         if (optind != argc) {

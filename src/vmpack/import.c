@@ -105,8 +105,7 @@ int verb_import(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack import --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("import", argv, "fh", options);
                 }
         }
         if (optind != argc - 2) {

@@ -80,8 +80,7 @@ int verb_info(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack info --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("info", argv, "h", options);
                 }
         }
         if (argc - optind != 1) {

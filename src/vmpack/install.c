@@ -181,8 +181,7 @@ int verb_install(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack install --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("install", argv, "h", options);
                 }
         }
         if (argc - optind != 2) {

@@ -28,8 +28,7 @@ int verb_kill(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack kill --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("kill", argv, "h", options);
                 }
         }
         if (argc - optind != 1) {

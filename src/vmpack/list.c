@@ -34,8 +34,7 @@ int verb_list(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack list --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("list", argv, "h", options);
                 }
         }
         if (optind < argc) {

@@ -39,8 +39,7 @@ int verb_logs(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack logs --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("logs", argv, "fh", options);
                 }
         }
         if (argc - optind != 1) {

@@ -34,11 +34,39 @@ void vp_log_error(const char *fmt, ...)
 {
         va_list ap;
 
-        fputs("vmpack: ", stderr);
+        fputs("vmpack ", stderr);
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fputc('\n', stderr);
+}
+
+int vp_option_error(const char *verb, char **argv, const char *short_options, const struct option *long_options)
+{
+        const char *arg = argv[optind - 1];
+
+        if (vp_str_startswith(arg, "--")) {
+                size_t length = strcspn(arg + 2, "=");
+                for (const struct option *o = long_options; o->name; o++)
+                        if (strlen(o->name) == length && strncmp(o->name, arg + 2, length) == 0) {
+                                fprintf(stderr, "vmpack %s: option '--%s' needs a value (run 'vmpack %s --help')\n",
+                                        verb, o->name, verb);
+                                return 2;
+                        }
+                fprintf(stderr, "vmpack %s: unknown option '%.*s' (run 'vmpack %s --help')\n", verb,
+                        (int) length + 2, arg, verb);
+                return 2;
+        }
+
+        const char *letter = optopt ? strchr(short_options, optopt) : NULL;
+        if (letter && letter[1] == ':')
+                fprintf(stderr, "vmpack %s: option '-%c' needs a value (run 'vmpack %s --help')\n", verb, optopt,
+                        verb);
+        else if (optopt)
+                fprintf(stderr, "vmpack %s: unknown option '-%c' (run 'vmpack %s --help')\n", verb, optopt, verb);
+        else
+                fprintf(stderr, "vmpack %s: invalid option '%s' (run 'vmpack %s --help')\n", verb, arg, verb);
+        return 2;
 }
 
 int vp_fail(const char *verb, const vp_error *err)
@@ -72,10 +100,12 @@ int main(int argc, char **argv)
                 return 0;
         }
 
+        /* Each verb prints its own message for a bad option, with the verb in it. */
+        opterr = 0;
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 if (strcmp(argv[1], verbs[i].name) == 0)
                         return verbs[i].run(argc - 1, argv + 1);
 
-        vp_log_error("unknown command '%s' (run 'vmpack --help' for the list)", argv[1]);
+        fprintf(stderr, "vmpack: unknown command '%s' (run 'vmpack --help' for the list)\n", argv[1]);
         return 2;
 }

@@ -45,8 +45,7 @@ int verb_ps(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack ps --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("ps", argv, "h", options);
                 }
         }
         if (optind < argc) {

@@ -30,8 +30,7 @@ int verb_resume(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack resume --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("resume", argv, "h", options);
                 }
         }
         if (argc - optind != 1) {

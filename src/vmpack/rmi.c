@@ -36,8 +36,7 @@ int verb_rmi(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack rmi --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("rmi", argv, "fh", options);
                 }
         }
         if (optind >= argc) {

@@ -194,8 +194,7 @@ static int parse_arguments(int argc, char **argv, run_arguments *a)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack run --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("run", argv, "+vh", long_options);
                 }
         }
 
@@ -329,7 +328,7 @@ static int translate_files(char **args, char ***ret_args, char ***ret_files, vp_
 
 static void print_notice(void *userdata, const char *message)
 {
-        fprintf(stderr, "vmpack: %s\n", message);
+        fprintf(stderr, "vmpack run: %s\n", message);
 }
 
 /* Block the signals that stop a run and return a signalfd for them, so the run loop reads
@@ -403,7 +402,8 @@ int verb_run(int argc, char **argv)
         } else {
                 if (r < 0) {
                         fprintf(stderr, "vmpack run: %s\n", err.message);
-                        return VP_STATUS_VM_FAILURE;
+                        /* An argument that is neither a valid name nor a digest is a usage error. */
+                        return r == -EINVAL && !vp_image_name_valid(a.image) ? 2 : VP_STATUS_VM_FAILURE;
                 }
                 a.options.rootfs_path = image->rootfs_path;
                 a.options.image_name = image->name ? image->name : a.image;

@@ -102,8 +102,7 @@ int verb_start(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack start --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("start", argv, "+h", options);
                 }
         }
         if (optind >= argc) {

@@ -41,8 +41,7 @@ int verb_stop(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack stop --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("stop", argv, "h", options);
                 }
         }
         if (argc - optind != 1) {

@@ -73,8 +73,7 @@ int verb_suspend(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack suspend --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("suspend", argv, "h", options);
                 }
         }
         if (all && argc - optind == 0)

@@ -72,8 +72,7 @@ int verb_uninstall(int argc, char **argv)
                         print_help(stdout);
                         return 0;
                 default:
-                        fputs("Run 'vmpack uninstall --help' for the options.\n", stderr);
-                        return 2;
+                        return vp_option_error("uninstall", argv, "yh", options);
                 }
         }
         if (argc - optind != 1) {

@@ -4,6 +4,7 @@
 
 #include "util.h"
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 
@@ -26,8 +27,11 @@ int verb_resume(int argc, char **argv);
 int verb_ps(int argc, char **argv);
 int verb_logs(int argc, char **argv);
 
-/* Print "vmpack: <message>" to stderr. */
+/* Print "vmpack <message>" to stderr; the message starts with the verb, as in "run: ...". */
 void vp_log_error(const char *fmt, ...) _printf_(1, 2);
+/* Print "vmpack <verb>: unknown option ..." or "... needs a value" for the argument that
+ * getopt_long() (with opterr 0) just rejected, and return the usage exit status 2. */
+int vp_option_error(const char *verb, char **argv, const char *short_options, const struct option *long_options);
 /* Print the error record as "vmpack <verb>: <message>" and return exit status 1. */
 int vp_fail(const char *verb, const vp_error *err);
 

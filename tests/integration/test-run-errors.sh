@@ -75,6 +75,22 @@ for args in "--memory 12 x" "--memory lots x" "--cpus 0 x" "--network wide x" "-
         expect_eq "vmpack run $args" "$STATUS" 2
 done
 
+say "every verb reports a bad option as 'vmpack VERB: ...' with status 2"
+for verb in check build import images rmi run install uninstall list info start stop kill suspend resume ps logs; do
+        status=0
+        "$VMPACK" "$verb" --no-such-option x >/dev/null 2>"$TEST_TMP/err" || status=$?
+        expect_eq "vmpack $verb --no-such-option status" "$status" 2
+        expect_eq "vmpack $verb --no-such-option message" "$(cat "$TEST_TMP/err")" \
+                "vmpack $verb: unknown option '--no-such-option' (run 'vmpack $verb --help')"
+done
+status=0
+"$VMPACK" run --timeout >/dev/null 2>"$TEST_TMP/err" || status=$?
+expect_eq "vmpack run --timeout without a value status" "$status" 2
+expect_message "missing option value" "^vmpack run: option '--timeout' needs a value"
+run_bounded 'Bad!Name'
+expect_eq "invalid image name status" "$STATUS" 2
+expect_message "invalid image name" "^vmpack run: invalid image name 'Bad!Name'"
+
 say "--help names every option"
 "$VMPACK" run --help >"$TEST_TMP/help"
 for option in --entrypoint --rw --timeout --memory --cpus --network --machine --kernel --accel --verbose; do
