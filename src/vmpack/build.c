@@ -24,7 +24,11 @@ static void print_help(FILE *out)
               "Environment:\n"
               "  SOURCE_DATE_EPOCH  seconds since 1970 used for file times; with it, two builds\n"
               "                     from the same mirror state give byte-identical images\n"
-              "  VMPACK_DATA_DIR    image store (default $XDG_DATA_HOME/vmpack)\n",
+              "  VMPACK_DATA_DIR    image store (default $XDG_DATA_HOME/vmpack)\n"
+              "  VMPACK_CACHE_DIR   downloaded Debian packages, kept for the next build\n"
+              "                     (default $XDG_CACHE_HOME/vmpack)\n\n"
+              "Exit status: 0 on success, 1 when the build failed, 2 on a usage error, 130\n"
+              "when interrupted.\n",
               out);
 }
 

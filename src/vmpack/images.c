@@ -13,7 +13,9 @@ static void print_help(FILE *out)
               "Options:\n"
               "  --json      print a JSON array with the full digest, size in bytes and the\n"
               "              image's metadata instead of a table\n"
-              "  -h, --help  show this help\n",
+              "  -h, --help  show this help\n\n"
+              "Environment:\n"
+              "  VMPACK_DATA_DIR  image store (default $XDG_DATA_HOME/vmpack)\n",
               out);
 }
 

@@ -13,7 +13,9 @@ static void print_help(FILE *out)
               "Options:\n"
               "  --force     remove the image even while instances use it\n"
               "              (default: refuse and list those instances)\n"
-              "  -h, --help  show this help\n",
+              "  -h, --help  show this help\n\n"
+              "Environment:\n"
+              "  VMPACK_DATA_DIR  image store (default $XDG_DATA_HOME/vmpack)\n",
               out);
 }
 

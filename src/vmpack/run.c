@@ -31,11 +31,12 @@ static void print_help(FILE *out)
               "Options:\n"
               "      --entrypoint PROGRAM  run PROGRAM with ARGS instead of the image's Exec command\n"
               "      --rw                  share files read-write (default: read-only)\n"
-              "      --timeout SECONDS     stop the VM SECONDS after it starts and exit 124\n"
-              "                            (default: no limit)\n"
-              "      --memory SIZE         guest memory, in MiB unless suffixed K, M or G\n"
-              "                            (default: the recipe's Memory, else 256 MiB)\n"
-              "      --cpus N              virtual CPUs (default: the recipe's CPUs, else 1)\n"
+              "      --timeout SECONDS     stop the VM SECONDS (1 to 604800) after QEMU starts,\n"
+              "                            boot time included, and exit 124 (default: no limit)\n"
+              "      --memory SIZE         guest memory, 64M to 64G, in MiB unless suffixed K, M\n"
+              "                            or G (default: the recipe's Memory, else 256 MiB)\n"
+              "      --cpus N              virtual CPUs, 1 to 64 (default: the recipe's CPUs,\n"
+              "                            else 1)\n"
               "      --network MODE        none (no network device, the default) or uplink\n"
               "                            (QEMU user networking: outbound connections only)\n"
               "      --machine TYPE        microvm (default, fastest boot) or q35; an image with\n"
@@ -60,7 +61,18 @@ static void print_help(FILE *out)
               "\n"
               "Exit status: the app's; 124 when --timeout expired; 125 when the VM or its setup\n"
               "failed; 126 when the program cannot be executed; 127 when it is not in the image;\n"
-              "128+N when signal N stopped the run before the app exited.\n",
+              "128+N when signal N stopped the run before the app exited; 2 on a usage error.\n"
+              "\n"
+              "Environment:\n"
+              "  VMPACK_ACCEL        default for --accel\n"
+              "  VMPACK_KERNEL       default for --kernel\n"
+              "  VMPACK_DATA_DIR     image store (default $XDG_DATA_HOME/vmpack)\n"
+              "  VMPACK_CACHE_DIR    guest kernels and initramfs, and the file 'accel' that\n"
+              "                      records a KVM that did not boot the guest, so that auto\n"
+              "                      uses TCG at once; delete it to try KVM again\n"
+              "                      (default $XDG_CACHE_HOME/vmpack)\n"
+              "  VMPACK_RUNTIME_DIR  run directories with sockets and console logs\n"
+              "                      (default $XDG_RUNTIME_DIR/vmpack, else /tmp/vmpack-UID)\n",
               out);
 }
 
@@ -86,14 +98,15 @@ enum {
         OPT_QMP,
 };
 
-static int parse_unsigned(const char *option, const char *value, unsigned min, unsigned max, unsigned *ret)
+static int parse_unsigned(const char *option, const char *value, unsigned min, unsigned max, const char *unit,
+                          unsigned *ret)
 {
         char *end;
         errno = 0;
         unsigned long v = strtoul(value, &end, 10);
 
         if (errno || end == value || *end || value[0] == '-' || v < min || v > max) {
-                vp_log_error("run: %s '%s' is invalid (valid: %u to %u)", option, value, min, max);
+                vp_log_error("run: %s '%s' is invalid (valid: %u to %u%s)", option, value, min, max, unit);
                 return -EINVAL;
         }
         *ret = (unsigned) v;
@@ -131,7 +144,7 @@ static int parse_arguments(int argc, char **argv, run_arguments *a)
                         a->options.files_writable = true;
                         break;
                 case OPT_TIMEOUT:
-                        if (parse_unsigned("--timeout", optarg, 1, 7 * 24 * 3600, &a->options.timeout_s) < 0)
+                        if (parse_unsigned("--timeout", optarg, 1, 7 * 24 * 3600, " seconds", &a->options.timeout_s) < 0)
                                 return 2;
                         break;
                 case OPT_MEMORY:
@@ -146,7 +159,7 @@ static int parse_arguments(int argc, char **argv, run_arguments *a)
                         a->memory_set = true;
                         break;
                 case OPT_CPUS:
-                        if (parse_unsigned("--cpus", optarg, 1, 64, &a->options.cpus) < 0)
+                        if (parse_unsigned("--cpus", optarg, 1, 64, "", &a->options.cpus) < 0)
                                 return 2;
                         a->cpus_set = true;
                         break;

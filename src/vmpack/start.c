@@ -21,7 +21,13 @@ static void print_help(FILE *out)
               "      --entrypoint PROGRAM  run PROGRAM with ARGS instead of the image's Exec command\n"
               "      --wait                wait until the VM stops and exit with the app's status\n"
               "                            (125 when the VM failed)\n"
-              "  -h, --help                show this help\n",
+              "  -h, --help                show this help\n\n"
+              "Environment:\n"
+              "  VMPACK_DATA_DIR     images and instance data (default $XDG_DATA_HOME/vmpack)\n"
+              "  VMPACK_CACHE_DIR    guest kernels and initramfs (default $XDG_CACHE_HOME/vmpack)\n"
+              "  VMPACK_RUNTIME_DIR  vmpackd's socket and run directories (default\n"
+              "                      $XDG_RUNTIME_DIR/vmpack, else /tmp/vmpack-UID)\n"
+              "A running vmpackd keeps the directories it started with.\n",
               out);
 }
 
