@@ -171,7 +171,12 @@ static void on_mmdebstrap_line(const char *line, void *userdata)
                 vp_progress_message(b->opts->progress, "  %s", line);
                 return;
         }
-        if (vp_str_startswith(line, "I: "))
+        /* mmdebstrap prints each hook's full command line, which means nothing to the user. */
+        if (vp_str_startswith(line, "I: running --customize-hook"))
+                vp_progress_update(b->opts->progress, "customizing the image");
+        else if (vp_str_startswith(line, "I: running --"))
+                vp_progress_update(b->opts->progress, "running hooks");
+        else if (vp_str_startswith(line, "I: "))
                 vp_progress_update(b->opts->progress, "%s", line + 3);
 }
 

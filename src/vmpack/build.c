@@ -99,7 +99,8 @@ int verb_build(int argc, char **argv)
                 return r == -EINTR ? 130 : 1;
         }
 
-        printf("%s %s %.12s (%.1f MiB)\n", cached ? "Cached" : "Built", image->name, image->digest,
-               (double) image->size / (1024.0 * 1024.0));
+        char size[32];
+        vp_format_size(image->size, size, sizeof(size));
+        printf("%s %s %.12s (%s)\n", cached ? "Cached" : "Built", image->name, image->digest, size);
         return 0;
 }

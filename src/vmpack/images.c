@@ -19,16 +19,6 @@ static void print_help(FILE *out)
               out);
 }
 
-static void format_size(uint64_t bytes, char *buf, size_t size)
-{
-        if (bytes >= 1024ULL * 1024 * 1024)
-                snprintf(buf, size, "%.1f GiB", (double) bytes / (1024.0 * 1024 * 1024));
-        else if (bytes >= 1024ULL * 1024)
-                snprintf(buf, size, "%.1f MiB", (double) bytes / (1024.0 * 1024));
-        else
-                snprintf(buf, size, "%.1f KiB", (double) bytes / 1024.0);
-}
-
 static int print_json(vp_image **images, size_t count)
 {
         json_t *array = json_array();
@@ -94,7 +84,7 @@ int verb_images(int argc, char **argv)
                 for (size_t i = 0; i < count; i++) {
                         char size[32];
                         const char *built = json_string_value(json_object_get(images[i]->metadata, "build_time"));
-                        format_size(images[i]->size, size, sizeof(size));
+                        vp_format_size(images[i]->size, size, sizeof(size));
                         printf("%-24s %.12s %10s  %s\n", images[i]->name, images[i]->digest, size,
                                built ? built : "-");
                 }

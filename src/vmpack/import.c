@@ -138,8 +138,9 @@ int verb_import(int argc, char **argv)
                 vp_fail("import", &err);
                 return r == -EINTR ? 130 : 1;
         }
-        printf("Imported %s %.12s (%.1f MiB)\n", image->name, image->digest,
-               (double) image->size / (1024.0 * 1024.0));
+        char size[32];
+        vp_format_size(image->size, size, sizeof(size));
+        printf("Imported %s %.12s (%s)\n", image->name, image->digest, size);
         if (old && strcmp(old->digest, image->digest) != 0)
                 report_replaced(image->name, old);
         return 0;

@@ -41,6 +41,16 @@ void vp_log_error(const char *fmt, ...)
         fputc('\n', stderr);
 }
 
+void vp_format_size(uint64_t bytes, char *buf, size_t size)
+{
+        if (bytes >= 1024ULL * 1024 * 1024)
+                snprintf(buf, size, "%.1f GiB", (double) bytes / (1024.0 * 1024 * 1024));
+        else if (bytes >= 1024ULL * 1024)
+                snprintf(buf, size, "%.1f MiB", (double) bytes / (1024.0 * 1024));
+        else
+                snprintf(buf, size, "%.1f KiB", (double) bytes / 1024.0);
+}
+
 int vp_option_error(const char *verb, char **argv, const char *short_options, const struct option *long_options)
 {
         const char *arg = argv[optind - 1];

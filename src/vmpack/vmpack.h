@@ -32,6 +32,8 @@ void vp_log_error(const char *fmt, ...) _printf_(1, 2);
 /* Print "vmpack <verb>: unknown option ..." or "... needs a value" for the argument that
  * getopt_long() (with opterr 0) just rejected, and return the usage exit status 2. */
 int vp_option_error(const char *verb, char **argv, const char *short_options, const struct option *long_options);
+/* Format a byte count for people as "956.0 KiB", "1.2 MiB" or "3.4 GiB" (binary units). */
+void vp_format_size(uint64_t bytes, char *buf, size_t size);
 /* Print the error record as "vmpack <verb>: <message>" and return exit status 1. */
 int vp_fail(const char *verb, const vp_error *err);
 
