@@ -39,6 +39,13 @@ static void print_instance(json_t *instance)
         printf("%-14s %s\n", "Workspace:", vp_json_string(instance, "workspace", "-"));
         printf("%-14s %s\n", "Created:", vp_json_string(instance, "created", "-"));
         printf("%-14s %s\n", "Directory:", vp_json_string(instance, "directory", "-"));
+        json_t *allocated = json_object_get(instance, "data_allocated_bytes");
+        if (json_is_integer(allocated)) {
+                char size[32];
+                vp_format_size((uint64_t) json_integer_value(allocated), size, sizeof(size));
+                printf("%-14s %s (%s on disk)\n", "Data volume:", vp_json_string(instance, "data_path", "-"), size);
+        } else
+                printf("%-14s %s\n", "Data volume:", vp_json_string(instance, "data_path", "-"));
         printf("%-14s %s\n", "State:", vp_json_string(instance, "state", "-"));
         print_time_ms("Started:", json_object_get(instance, "started_ms"));
         print_time_ms("Stopped:", json_object_get(instance, "stopped_ms"));

@@ -155,6 +155,10 @@ assert isinstance(info["events"][-1]["caller_uid"], int)
 assert info["data_path"].endswith("/data.qcow2")
 EOF
 pass "list and info have the documented members"
+"$VMPACK" info "$B" >"$TEST_TMP/info.txt"
+grep -qE "^Data volume: +/.*/data\.qcow2 \([0-9.]+ [KMG]iB on disk\)$" "$TEST_TMP/info.txt" ||
+        fail "info text lacks the data volume: $(cat "$TEST_TMP/info.txt")"
+pass "info text shows the data volume and its size"
 
 say "stop and logs of a stopped instance"
 set +e
