@@ -27,6 +27,7 @@ static void print_help(FILE *out)
               "host file is shared alone (its directory stays invisible) and replaced by the\n"
               "file's path in the guest. Output streams to this terminal; stdin is forwarded.\n"
               "Ctrl-C sends SIGTERM to the app in the guest; a second Ctrl-C stops the VM.\n"
+              "A '--' right after IMAGE ends vmpack's options and is not passed to the app.\n"
               "\n"
               "Options:\n"
               "      --entrypoint PROGRAM  run PROGRAM with ARGS instead of the image's Exec command\n"
@@ -217,6 +218,9 @@ static int parse_arguments(int argc, char **argv, run_arguments *a)
         }
         a->image = argv[optind];
         a->args = argv + optind + 1;
+        /* "vmpack run IMAGE -- -file" keeps -file from looking like an option: drop the "--". */
+        if (a->args[0] && strcmp(a->args[0], "--") == 0)
+                a->args++;
         return -1;
 }
 
@@ -447,6 +451,11 @@ int verb_run(int argc, char **argv)
                 return VP_STATUS_VM_FAILURE;
         } else {
                 r = vp_exec_expand(exec, args, &app_argv, &err);
+                if (r == -E2BIG) {
+                        _cleanup_free_ char *given = strv_join(a.args, "' '");
+                        fprintf(stderr, "vmpack run: %s: '%s'\n", err.message, given ? given : "?");
+                        return 2;
+                }
                 if (r < 0) {
                         fprintf(stderr, "vmpack run: %s\n", err.message);
                         return VP_STATUS_VM_FAILURE;

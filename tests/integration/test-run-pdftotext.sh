@@ -29,3 +29,16 @@ say "a name with spaces works through the image's Exec line"
 cp "$pdf" "$TEST_TMP/my hello é.pdf"
 out="$(vmrun pdftotext "$TEST_TMP/my hello é.pdf" | head -n 1)"
 expect_eq "first line" "$out" "Hello from vmpack!"
+
+say "'--' after the image ends vmpack's options and is not passed to the app"
+cp "$pdf" "$TEST_TMP/-dash.pdf"
+out="$(cd "$TEST_TMP" && vmrun pdftotext -- -dash.pdf | head -n 1)"
+expect_eq "first line of -dash.pdf" "$out" "Hello from vmpack!"
+
+say "two files for a %f app are a usage error that lists them"
+status=0
+vmrun pdftotext "$pdf" "$TEST_TMP/-dash.pdf" >/dev/null 2>"$TEST_TMP/err" || status=$?
+expect_eq "exit status for two files" "$status" 2
+grep -qF "but 2 were given: '$pdf' '$TEST_TMP/-dash.pdf'" "$TEST_TMP/err" ||
+        fail "the message does not list the arguments: $(cat "$TEST_TMP/err")"
+pass "the message lists the arguments"
