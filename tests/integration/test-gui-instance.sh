@@ -1,0 +1,56 @@
+#!/bin/bash
+# An instance of a display=wayland image, started through vmpackd, gets q35, no window
+# (the daemon has no DISPLAY here), the window title "[WORKSPACE] INSTANCE", and shows
+# its app: a screendump through the run's QMP socket is red. Builds the same foot
+# terminal image as test-gui-screendump.sh, which is cached by recipe digest.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/run-lib.sh"
+. "$(dirname "$0")/instance-lib.sh"
+
+require_cmd qemu-system-x86_64 python3 mmdebstrap tar2sqfs
+unset DISPLAY WAYLAND_DISPLAY
+
+recipe="$TEST_TMP/guitest"
+mkdir -p "$recipe"
+cat >"$recipe/guitest.vmpack" <<'RECIPE'
+[App]
+Name=Screendump test terminal
+Exec=foot --override=colors.background=ff0000 sleep 3600
+Packages=cage;xwayland;foot;fonts-dejavu-core
+
+[Resources]
+Memory=512M
+
+[Permissions]
+display=wayland
+RECIPE
+"$VMPACK" build "$recipe" >"$TEST_TMP/build.log" 2>&1 || fail "vmpack build failed: $(tail -5 "$TEST_TMP/build.log")"
+
+name="$(instance gui)"
+say "install $name in workspace work and start it"
+"$VMPACK" install --workspace work --no-desktop guitest "$name" >/dev/null || fail "vmpack install failed"
+"$VMPACK" start "$name" >/dev/null || fail "vmpack start failed"
+
+qemu_args=""
+for _ in $(seq 100); do
+        pid="$(pgrep -f "qemu-system-x86_64 .*guest=\[work\] $name" | head -1 || true)"
+        if [ -n "$pid" ]; then
+                qemu_args="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
+                break
+        fi
+        sleep 0.2
+done
+[ -n "$qemu_args" ] || fail "no QEMU process titled '[work] $name'"
+for word in "-machine q35" "-device virtio-gpu-pci" "-display none" "-name guest=[work] $name"; do
+        [[ "$qemu_args" == *"$word"* ]] || fail "QEMU command line lacks '$word': $qemu_args"
+done
+pass "QEMU runs with q35, virtio-gpu, no window and the title '[work] $name'"
+
+qmp="$(find "$VMPACK_RUNTIME_DIR" -name qmp.sock -type s | head -1)"
+[ -n "$qmp" ] || fail "no qmp.sock under $VMPACK_RUNTIME_DIR"
+python3 "$VMPACK_SOURCE_ROOT/tests/integration/qmp-screendump.py" "$qmp" "$TEST_TMP/instance.png" ff0000 300 ||
+        fail "the instance's screen did not show the app"
+pass "the instance's screen shows the app"
+
+"$VMPACK" stop "$name" >/dev/null || fail "vmpack stop failed"
+pass "instance stopped"
