@@ -486,6 +486,14 @@ int verb_run(int argc, char **argv)
                         a.options.timeout_s);
         else if (result.guest_error)
                 fprintf(stderr, "vmpack run: %s: %s\n", a.image, result.guest_error);
+        else if (result.signal && status == 128 + result.signal) {
+                /* The signal ended the run before the app exited: a second Ctrl-C, or one during the boot. */
+                if (result.signal == SIGINT)
+                        fputs("vmpack run: interrupted; VM stopped\n", stderr);
+                else
+                        fprintf(stderr, "vmpack run: stopped by signal %d (%s); VM stopped\n", result.signal,
+                                strsignal(result.signal));
+        }
         vp_run_result_clear(&result);
         return status;
 }

@@ -49,6 +49,7 @@ start=$(date +%s)
 kill -INT "$APP_PID"
 wait_status
 expect_eq "exit status after two SIGINTs" "$STATUS" 130
+expect_eq "message after two SIGINTs" "$(cat "$TEST_TMP/err")" "vmpack run: interrupted; VM stopped"
 [ $(($(date +%s) - start)) -lt 5 ] || fail "quitting took more than 5 s"
 pass "quit promptly"
 [ -z "$(find "$VMPACK_RUNTIME_DIR" -mindepth 1 -maxdepth 1 -name 'run-*')" ] || fail "runtime directory left"
