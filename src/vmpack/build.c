@@ -20,6 +20,9 @@ static void print_help(FILE *out)
               "Options:\n"
               "  --rebuild   build even when an image of this exact recipe is cached\n"
               "              (default: reuse the cached image)\n"
+              "  -f, --force replace an image NAME that another recipe built or that was\n"
+              "              imported (default: fail); a rebuild of the same recipe always\n"
+              "              replaces its own image\n"
               "  -h, --help  show this help\n\n"
               "Environment:\n"
               "  SOURCE_DATE_EPOCH  seconds since 1970 used for file times; with it, two builds\n"
@@ -27,8 +30,8 @@ static void print_help(FILE *out)
               "  VMPACK_DATA_DIR    image store (default $XDG_DATA_HOME/vmpack)\n"
               "  VMPACK_CACHE_DIR   downloaded Debian packages, kept for the next build\n"
               "                     (default $XDG_CACHE_HOME/vmpack)\n\n"
-              "Exit status: 0 on success, 1 when the build failed, 2 on a usage error, 130\n"
-              "when interrupted.\n",
+              "Exit status: 0 on success, 1 when the build failed or NAME is taken (see --force),\n"
+              "2 on a usage error, 130 when interrupted.\n",
               out);
 }
 
@@ -53,27 +56,33 @@ int verb_build(int argc, char **argv)
 {
         static const struct option options[] = {
                 { "rebuild", no_argument, NULL, 'r' },
+                { "force", no_argument, NULL, 'f' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         _cleanup_manifest_ vp_manifest *manifest = NULL;
         _cleanup_image_ vp_image *image = NULL;
+        _cleanup_image_ vp_image *old = NULL;
+        bool force = false;
         _cleanup_progress_ vp_progress *progress = NULL;
         vp_build_options opts = {};
         vp_error err = {};
         bool cached = false;
         int c, r;
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "fh", options, NULL)) >= 0) {
                 switch (c) {
                 case 'r':
                         opts.rebuild = true;
+                        break;
+                case 'f':
+                        force = true;
                         break;
                 case 'h':
                         print_help(stdout);
                         return 0;
                 default:
-                        return vp_option_error("build", argv, "h", options);
+                        return vp_option_error("build", argv, "fh", options);
                 }
         }
         if (optind != argc - 1) {
@@ -84,6 +93,20 @@ int verb_build(int argc, char **argv)
         r = vp_manifest_load(argv[optind], &manifest, &err);
         if (r < 0)
                 return vp_fail("build", &err);
+
+        /* Building over a name that another recipe (or an import) made would lose that image. */
+        old = vp_find_named_image(manifest->name);
+        if (old && !force) {
+                const char *old_recipe = json_string_value(
+                        json_object_get(json_object_get(old->metadata, "recipe"), "path"));
+                if (!old_recipe || strcmp(old_recipe, manifest->path) != 0) {
+                        vp_log_error("build: image %s exists (%.12s, %s %s): use --force to replace it, or "
+                                     "rename the recipe",
+                                     old->name, old->digest, old_recipe ? "built from" : "imported, not built",
+                                     old_recipe ? old_recipe : "from a recipe");
+                        return 1;
+                }
+        }
 
         progress = vp_progress_new(stderr);
         if (!progress) {
@@ -102,5 +125,7 @@ int verb_build(int argc, char **argv)
         char size[32];
         vp_format_size(image->size, size, sizeof(size));
         printf("%s %s %.12s (%s)\n", cached ? "Cached" : "Built", image->name, image->digest, size);
+        if (old && strcmp(old->digest, image->digest) != 0)
+                vp_report_replaced(image->name, old);
         return 0;
 }

@@ -4,6 +4,8 @@
 #include "store.h"
 
 #include <getopt.h>
+#include <string.h>
+#include <sys/stat.h>
 
 static void print_help(FILE *out)
 {
@@ -17,6 +19,49 @@ static void print_help(FILE *out)
               "Environment:\n"
               "  VMPACK_DATA_DIR  image store (default $XDG_DATA_HOME/vmpack)\n",
               out);
+}
+
+vp_image *vp_find_named_image(const char *name)
+{
+        vp_image *image = NULL;
+        vp_error ignored = {};
+
+        if (vp_store_find_image(name, &image, &ignored) < 0)
+                return NULL;
+        if (!image->name || strcmp(image->name, name) != 0) {
+                vp_image_free(image);
+                return NULL;
+        }
+        return image;
+}
+
+void vp_report_replaced(const char *name, const vp_image *old)
+{
+        _cleanup_strv_free_ char **users = strv_new();
+        _cleanup_strv_free_ char **instances = NULL;
+        vp_image **images = NULL;
+        size_t n_images = 0;
+        vp_error ignored = {};
+        struct stat st;
+
+        if (stat(old->directory, &st) < 0) {
+                printf("Replaced %s (old image %.12s removed)\n", name, old->digest);
+                return;
+        }
+        if (vp_store_list_images(&images, &n_images, &ignored) == 0) {
+                for (size_t i = 0; i < n_images; i++) {
+                        if (users && strcmp(images[i]->digest, old->digest) == 0)
+                                (void) strv_extend(&users, images[i]->name);
+                        vp_image_free(images[i]);
+                }
+                free(images);
+        }
+        if (vp_store_list_image_users(old->digest, &instances, &ignored) == 0)
+                STRV_FOREACH(s, instances)
+                        if (users)
+                                (void) strv_extend(&users, *s);
+        _cleanup_free_ char *list = users && users[0] ? strv_join(users, ", ") : NULL;
+        printf("Replaced %s (old image %.12s kept: used by %s)\n", name, old->digest, list ? list : "?");
 }
 
 static int print_json(vp_image **images, size_t count)

@@ -8,7 +8,6 @@
 #include <getopt.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void print_help(FILE *out)
 {
@@ -28,51 +27,6 @@ static void print_help(FILE *out)
               "Exit status: 0 on success, 1 when the import failed or NAME exists, 2 on a usage\n"
               "error, 130 when interrupted.\n",
               out);
-}
-
-/* Return the image that name (not a digest) points to, or NULL when there is none. */
-static vp_image *find_named_image(const char *name)
-{
-        vp_image *image = NULL;
-        vp_error ignored = {};
-
-        if (vp_store_find_image(name, &image, &ignored) < 0)
-                return NULL;
-        if (!image->name || strcmp(image->name, name) != 0) {
-                vp_image_free(image);
-                return NULL;
-        }
-        return image;
-}
-
-/* Print what happened to the image that NAME pointed to before --force replaced it. */
-static void report_replaced(const char *name, const vp_image *old)
-{
-        _cleanup_strv_free_ char **users = strv_new();
-        _cleanup_strv_free_ char **instances = NULL;
-        vp_image **images = NULL;
-        size_t n_images = 0;
-        vp_error ignored = {};
-        struct stat st;
-
-        if (stat(old->directory, &st) < 0) {
-                printf("Replaced %s (old image %.12s removed)\n", name, old->digest);
-                return;
-        }
-        if (vp_store_list_images(&images, &n_images, &ignored) == 0) {
-                for (size_t i = 0; i < n_images; i++) {
-                        if (users && strcmp(images[i]->digest, old->digest) == 0)
-                                (void) strv_extend(&users, images[i]->name);
-                        vp_image_free(images[i]);
-                }
-                free(images);
-        }
-        if (vp_store_list_image_users(old->digest, &instances, &ignored) == 0)
-                STRV_FOREACH(s, instances)
-                        if (users)
-                                (void) strv_extend(&users, *s);
-        _cleanup_free_ char *list = users && users[0] ? strv_join(users, ", ") : NULL;
-        printf("Replaced %s (old image %.12s kept: used by %s)\n", name, old->digest, list ? list : "?");
 }
 
 static void on_signal(int sig)
@@ -113,7 +67,7 @@ int verb_import(int argc, char **argv)
                 return 2;
         }
 
-        old = find_named_image(argv[optind + 1]);
+        old = vp_find_named_image(argv[optind + 1]);
         if (old && !force) {
                 vp_log_error("import: image %s exists (%.12s): use --force to replace it, or choose another NAME",
                              old->name, old->digest);
@@ -142,6 +96,6 @@ int verb_import(int argc, char **argv)
         vp_format_size(image->size, size, sizeof(size));
         printf("Imported %s %.12s (%s)\n", image->name, image->digest, size);
         if (old && strcmp(old->digest, image->digest) != 0)
-                report_replaced(image->name, old);
+                vp_report_replaced(image->name, old);
         return 0;
 }

@@ -2,6 +2,7 @@
 /* The vmpack command-line client: one file per verb, dispatched from main.c. */
 #pragma once
 
+#include "store.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -32,6 +33,11 @@ void vp_log_error(const char *fmt, ...) _printf_(1, 2);
 /* Print "vmpack <verb>: unknown option ..." or "... needs a value" for the argument that
  * getopt_long() (with opterr 0) just rejected, and return the usage exit status 2. */
 int vp_option_error(const char *verb, char **argv, const char *short_options, const struct option *long_options);
+/* Return the image that name (not a digest) points to, or NULL when there is none. */
+vp_image *vp_find_named_image(const char *name);
+/* Print "Replaced NAME (old image DIGEST12 removed)" or "... kept: used by NAMES" for the
+ * image that name pointed to before. */
+void vp_report_replaced(const char *name, const vp_image *old);
 /* Format a byte count for people as "956.0 KiB", "1.2 MiB" or "3.4 GiB" (binary units). */
 void vp_format_size(uint64_t bytes, char *buf, size_t size);
 /* Print the error record as "vmpack <verb>: <message>" and return exit status 1. */

@@ -107,3 +107,14 @@ grep -qx "Replaced solo (old image ${solo:0:12} removed)" "$TEST_TMP/force.txt" 
         fail "unclear report of a removed image: $(cat "$TEST_TMP/force.txt")"
 [ ! -e "$VMPACK_DATA_DIR/images/$solo" ] || fail "the unused old image of solo is still stored"
 pass "--force removes an old image that nothing else uses"
+
+say "build does not take over a name that an import made unless --force"
+mkdir -p "$TEST_TMP/recipe"
+printf '[App]\nName=Solo\nExec=/bin/true\nPackages=coreutils\n' >"$TEST_TMP/recipe/solo.vmpack"
+status=0
+"$VMPACK" build "$TEST_TMP/recipe/solo.vmpack" >"$TEST_TMP/build.txt" 2>&1 || status=$?
+[ "$status" = 1 ] || fail "build over an imported name: status $status, expected 1: $(cat "$TEST_TMP/build.txt")"
+grep -q "image solo exists (${expected:0:12}, imported, not built from a recipe): use --force" "$TEST_TMP/build.txt" ||
+        fail "unclear error for a taken name: $(cat "$TEST_TMP/build.txt")"
+[ "$(basename "$(readlink "$VMPACK_DATA_DIR/names/solo")")" = "$expected" ] || fail "the rejected build changed the name"
+pass "build keeps an imported name"
