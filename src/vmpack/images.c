@@ -9,13 +9,18 @@
 
 static void print_help(FILE *out)
 {
-        fputs("Usage: vmpack images [OPTIONS]\n\n"
+        fputs("Usage: vmpack images [OPTIONS]\n"
+              "       vmpack images --verify [NAME...]\n\n"
               "List the named app images in the store: name, digest (first 12 hex digits),\n"
               "size of the squashfs and build time (UTC).\n\n"
               "Options:\n"
               "  --json      print a JSON array with the full digest, size in bytes and the\n"
               "              image's metadata instead of a table\n"
+              "  --verify    hash each image file (or those of the NAMEs) and compare it with\n"
+              "              its digest; reads every byte, so it takes a while\n"
               "  -h, --help  show this help\n\n"
+              "Exit status: 0 on success, 1 when an image is damaged or missing, 2 on a usage\n"
+              "error.\n\n"
               "Environment:\n"
               "  VMPACK_DATA_DIR  image store (default $XDG_DATA_HOME/vmpack)\n",
               out);
@@ -64,6 +69,49 @@ void vp_report_replaced(const char *name, const vp_image *old)
         printf("Replaced %s (old image %.12s kept: used by %s)\n", name, old->digest, list ? list : "?");
 }
 
+/* Hash one image file and print "ok" or what is wrong; return 0 when it matches its digest. */
+static int verify_image(const vp_image *image)
+{
+        const char *name = image->name ? image->name : image->digest;
+        char digest[65];
+        vp_error err = {};
+
+        if (vp_sha256_file(image->rootfs_path, digest, &err) < 0) {
+                printf("%-24s %.12s  FAILED: %s\n", name, image->digest, err.message);
+                return 1;
+        }
+        if (strcmp(digest, image->digest) != 0) {
+                printf("%-24s %.12s  DAMAGED: %s hashes to %.12s; rebuild it with 'vmpack build --rebuild "
+                       "RECIPE' or remove it with 'vmpack rmi %s'\n",
+                       name, image->digest, image->rootfs_path, digest, name);
+                return 1;
+        }
+        printf("%-24s %.12s  ok\n", name, image->digest);
+        return 0;
+}
+
+static int verify_images(char **names, vp_image **images, size_t count)
+{
+        int status = 0;
+
+        if (!names[0]) {
+                for (size_t i = 0; i < count; i++)
+                        status |= verify_image(images[i]);
+                return status;
+        }
+        STRV_FOREACH(name, names) {
+                _cleanup_image_ vp_image *image = NULL;
+                vp_error err = {};
+                if (vp_store_find_image(*name, &image, &err) < 0) {
+                        vp_fail("images", &err);
+                        status = 1;
+                        continue;
+                }
+                status |= verify_image(image);
+        }
+        return status;
+}
+
 static int print_json(vp_image **images, size_t count)
 {
         json_t *array = json_array();
@@ -93,12 +141,13 @@ int verb_images(int argc, char **argv)
 {
         static const struct option options[] = {
                 { "json", no_argument, NULL, 'j' },
+                { "verify", no_argument, NULL, 'V' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         vp_image **images = NULL;
         size_t count = 0;
-        bool json = false;
+        bool json = false, verify = false;
         vp_error err = {};
         int c, status = 0;
 
@@ -107,6 +156,9 @@ int verb_images(int argc, char **argv)
                 case 'j':
                         json = true;
                         break;
+                case 'V':
+                        verify = true;
+                        break;
                 case 'h':
                         print_help(stdout);
                         return 0;
@@ -114,7 +166,7 @@ int verb_images(int argc, char **argv)
                         return vp_option_error("images", argv, "h", options);
                 }
         }
-        if (optind != argc) {
+        if (optind != argc && !verify) {
                 vp_log_error("images: unexpected argument '%s'", argv[optind]);
                 return 2;
         }
@@ -122,7 +174,9 @@ int verb_images(int argc, char **argv)
         if (vp_store_list_images(&images, &count, &err) < 0)
                 return vp_fail("images", &err);
 
-        if (json) {
+        if (verify) {
+                status = verify_images(argv + optind, images, count);
+        } else if (json) {
                 status = print_json(images, count);
         } else {
                 printf("%-24s %-12s %10s  %s\n", "NAME", "DIGEST", "SIZE", "BUILT");

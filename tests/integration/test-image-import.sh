@@ -118,3 +118,17 @@ grep -q "image solo exists (${expected:0:12}, imported, not built from a recipe)
         fail "unclear error for a taken name: $(cat "$TEST_TMP/build.txt")"
 [ "$(basename "$(readlink "$VMPACK_DATA_DIR/names/solo")")" = "$expected" ] || fail "the rejected build changed the name"
 pass "build keeps an imported name"
+
+say "images --verify hashes the image files and names a damaged one"
+"$VMPACK" images --verify >"$TEST_TMP/verify.txt" 2>&1 || fail "verify of an intact store failed: $(cat "$TEST_TMP/verify.txt")"
+expect_lines=$(find "$VMPACK_DATA_DIR/names" -mindepth 1 | wc -l)
+[ "$(grep -c ' ok$' "$TEST_TMP/verify.txt")" = "$expect_lines" ] || fail "not every image is ok: $(cat "$TEST_TMP/verify.txt")"
+pass "an intact store verifies"
+second=$(basename "$(readlink "$VMPACK_DATA_DIR/names/imp-rootfs-tar")")
+printf 'X' | dd of="$VMPACK_DATA_DIR/images/$second/rootfs.sqfs" bs=1 seek=5000 conv=notrunc status=none
+status=0
+"$VMPACK" images --verify imp-rootfs-tar >"$TEST_TMP/verify.txt" 2>&1 || status=$?
+[ "$status" = 1 ] || fail "verify of a damaged image: status $status, expected 1"
+grep -q "^imp-rootfs-tar  *${second:0:12}  DAMAGED: .*vmpack rmi imp-rootfs-tar" "$TEST_TMP/verify.txt" ||
+        fail "unclear report of a damaged image: $(cat "$TEST_TMP/verify.txt")"
+pass "a damaged image is reported"
