@@ -26,6 +26,16 @@ static void print_help(FILE *out)
               out);
 }
 
+bool vp_image_reference_valid(const char *reference)
+{
+        const char *hex = vp_str_startswith(reference, "sha256:") ? reference + strlen("sha256:") : reference;
+        size_t length = strlen(hex);
+
+        if (vp_image_name_valid(reference))
+                return true;
+        return length >= 12 && length <= 64 && strspn(hex, "0123456789abcdef") == length;
+}
+
 vp_image *vp_find_named_image(const char *name)
 {
         vp_image *image = NULL;

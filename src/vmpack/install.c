@@ -195,6 +195,12 @@ int verb_install(int argc, char **argv)
                 return 2;
         }
         const char *image = argv[optind], *name = argv[optind + 1];
+        if (!vp_image_reference_valid(image)) {
+                vp_log_error("install: invalid image name '%s' (valid: [a-z0-9][a-z0-9._-]{0,63}, or a digest of 12 "
+                             "to 64 hex digits)",
+                             image);
+                return 2;
+        }
         if (!vp_instance_name_valid(name)) {
                 vp_log_error("install: invalid instance name '%s' (1 to 64 of A-Z a-z 0-9 . _ -, starting "
                              "with a letter or digit)",

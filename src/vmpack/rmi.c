@@ -50,6 +50,11 @@ int verb_rmi(int argc, char **argv)
                 vp_error err = {};
                 bool removed_image = false;
 
+                if (!vp_image_name_valid(argv[i])) {
+                        vp_log_error("rmi: invalid image name '%s' (valid: [a-z0-9][a-z0-9._-]{0,63})", argv[i]);
+                        status = 2;
+                        continue;
+                }
                 if (vp_store_remove_name(argv[i], force, &removed_image, &err) < 0) {
                         status = vp_fail("rmi", &err);
                         continue;

@@ -33,6 +33,9 @@ void vp_log_error(const char *fmt, ...) _printf_(1, 2);
 /* Print "vmpack <verb>: unknown option ..." or "... needs a value" for the argument that
  * getopt_long() (with opterr 0) just rejected, and return the usage exit status 2. */
 int vp_option_error(const char *verb, char **argv, const char *short_options, const struct option *long_options);
+/* True when reference has the syntax of an image name or of a digest (12 to 64 hex digits,
+ * optionally after "sha256:"); whether such an image exists is not checked. */
+bool vp_image_reference_valid(const char *reference);
 /* Return the image that name (not a digest) points to, or NULL when there is none. */
 vp_image *vp_find_named_image(const char *name);
 /* Print "Replaced NAME (old image DIGEST12 removed)" or "... kept: used by NAMES" for the

@@ -132,3 +132,14 @@ status=0
 grep -q "^imp-rootfs-tar  *${second:0:12}  DAMAGED: .*vmpack rmi imp-rootfs-tar" "$TEST_TMP/verify.txt" ||
         fail "unclear report of a damaged image: $(cat "$TEST_TMP/verify.txt")"
 pass "a damaged image is reported"
+
+say "an invalid image name is a usage error in rmi and install"
+for command in "rmi Bad!Name" "install --no-desktop Bad!Name inst"; do
+        status=0
+        # shellcheck disable=SC2086 # split the command on purpose
+        "$VMPACK" $command >/dev/null 2>"$TEST_TMP/err" || status=$?
+        [ "$status" = 2 ] || fail "vmpack $command: status $status, expected 2"
+        grep -q "^vmpack ${command%% *}: invalid image name 'Bad!Name'" "$TEST_TMP/err" ||
+                fail "vmpack $command message: $(cat "$TEST_TMP/err")"
+done
+pass "invalid image names exit 2"
