@@ -92,7 +92,11 @@ static void print_usage(FILE *out)
               out);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
-        fputs("\nRun 'vmpack COMMAND --help' for the options of a command.\n", out);
+        fputs("\nRun 'vmpack COMMAND --help' for the options of a command.\n\n"
+              "Exit status: 0 on success, 1 when the command failed, 2 on a usage error (an\n"
+              "unknown option, an invalid option value or name, a missing argument). vmpack run\n"
+              "returns the app's status instead (see 'vmpack run --help').\n",
+              out);
 }
 
 int main(int argc, char **argv)
