@@ -23,7 +23,8 @@
  *   net=ADDRESS/PREFIX,GATEWAY,DNS   static configuration of eth0; no key means no network
  *   display=wayland            a graphical app: load the GPU and input modules, give
  *                              /dev/dri and /dev/input to the user, and run the app under
- *                              the cage kiosk compositor ("cage -- ARG...")
+ *                              the cage kiosk compositor; the exit status reported is
+ *                              the app's, not cage's
  *   debug=1                    print each step to the VM log
  *
  * Ports (virtio-serial, found through /sys/class/virtio-ports/STAR/name because the guest has

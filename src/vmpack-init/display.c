@@ -12,16 +12,27 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* virtio-gpu registers its DRM device after its module loads; under TCG that took well
  * under a second on a 2-core development machine. */
 #define CARD_WAIT_MS 5000
 #define CARD_PATH "/dev/dri/card0"
+
+/* The wrapper is a copy of this binary on the /run tmpfs, because the initramfs is gone
+ * by the time cage starts it. It records the app's exit status in STATUS_PATH, in a
+ * directory that only the app's user can write. */
+#define WRAPPER_NAME "vmpack-status-wrapper"
+#define WRAPPER_PATH "/run/vmpack/" WRAPPER_NAME
+#define STATUS_DIR "/run/vmpack/status"
+#define STATUS_PATH STATUS_DIR "/app"
 
 /*
  * Environment for cage (wlroots 0.15 in Debian 12):
@@ -120,23 +131,129 @@ static void write_udev_entries(void)
         closedir(d);
 }
 
-/* Put "cage --" in front of the app's argv.
- * NOTE: cage 0.1.4 (Debian 12) exits with status 0 however the app exits, so the host
- * gets 0 for a display app that failed; later cage versions pass the app's status on. */
+/* Put "cage -- WRAPPER" in front of the app's argv. cage 0.1.4 (Debian 12) exits with
+ * status 0 however the app exits, so the wrapper records the app's status. */
 static void wrap_in_cage(init_config *c)
 {
-        char **argv = calloc(c->argc + 3, sizeof(char *));
+        char **argv = calloc(c->argc + 4, sizeof(char *));
 
         if (!argv)
                 init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "out of memory");
         argv[0] = strdup("cage");
         argv[1] = strdup("--");
-        if (!argv[0] || !argv[1])
+        argv[2] = strdup(WRAPPER_PATH);
+        if (!argv[0] || !argv[1] || !argv[2])
                 init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "out of memory");
-        memcpy(argv + 2, c->argv, (c->argc + 1) * sizeof(char *));
+        memcpy(argv + 3, c->argv, (c->argc + 1) * sizeof(char *));
         free(c->argv);
         c->argv = argv;
-        c->argc += 2;
+        c->argc += 3;
+}
+
+/* Copy this binary, which may already be deleted from the initramfs, to WRAPPER_PATH. */
+static void install_status_wrapper(uid_t uid)
+{
+        int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+        struct stat st;
+
+        if (in < 0 || fstat(in, &st) < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "opening /proc/self/exe failed: %m");
+        if (init_mkdir_p("/run/vmpack", 0755) < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "creating /run/vmpack failed: %m");
+        int out = open(WRAPPER_PATH, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+        if (out < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "creating %s failed: %m", WRAPPER_PATH);
+        for (off_t done = 0; done < st.st_size;) {
+                ssize_t n = sendfile(out, in, NULL, (size_t) (st.st_size - done));
+                if (n <= 0)
+                        init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "copying init to %s failed: %m",
+                                  WRAPPER_PATH);
+                done += n;
+        }
+        close(in);
+        if (close(out) < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "writing %s failed: %m", WRAPPER_PATH);
+
+        if (init_mkdir_p(STATUS_DIR, 0700) < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "creating %s failed: %m", STATUS_DIR);
+        give_to_user(STATUS_DIR, uid);
+        if (chmod(STATUS_DIR, 0700) < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "chmod %s failed: %m", STATUS_DIR);
+}
+
+int init_display_app_status(int cage_status)
+{
+        char text[16];
+
+        /* The app's user can write the file, so it is parsed as untrusted. */
+        if (!read_line(STATUS_PATH, text, sizeof(text))) {
+                init_debug_log("no app status in %s: using cage's status %d", STATUS_PATH, cage_status);
+                return cage_status;
+        }
+        char *end;
+        long status = strtol(text, &end, 10);
+        if (end == text || *end || status < 0 || status > 255) {
+                init_log("invalid app status '%s' in %s: using cage's status %d", text, STATUS_PATH, cage_status);
+                return cage_status;
+        }
+        init_debug_log("app status %ld recorded by the wrapper, cage's %d", status, cage_status);
+        return (int) status;
+}
+
+bool init_is_status_wrapper(const char *argv0)
+{
+        const char *slash = strrchr(argv0, '/');
+
+        return strcmp(slash ? slash + 1 : argv0, WRAPPER_NAME) == 0;
+}
+
+/* Run argv[1...] with the caller's environment, wait for it and record its status as a
+ * shell reports it: the exit code, or 128 + the signal. Runs as the app's user. */
+int init_status_wrapper_main(int argc, char **argv)
+{
+        int status = VP_STATUS_NOT_FOUND;
+
+        if (argc < 2) {
+                fprintf(stderr, "%s: usage: %s PROGRAM [ARG...]\n", WRAPPER_NAME, WRAPPER_NAME);
+                return 2;
+        }
+
+        /* The app's process group gets SIGTERM when the host stops the app: the wrapper
+         * stays to record how the app ended. */
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+
+        pid_t pid = fork();
+        if (pid < 0) {
+                perror(WRAPPER_NAME ": fork");
+                status = VP_STATUS_VM_FAILURE;
+        } else if (pid == 0) {
+                signal(SIGTERM, SIG_DFL);
+                signal(SIGINT, SIG_DFL);
+                signal(SIGHUP, SIG_DFL);
+                execvp(argv[1], argv + 1);
+                fprintf(stderr, "%s: %s: %s\n", WRAPPER_NAME, argv[1], strerror(errno));
+                _exit(errno == ENOENT ? VP_STATUS_NOT_FOUND : VP_STATUS_NOT_EXECUTABLE);
+        } else {
+                int wait_status = 0;
+                pid_t r;
+                while ((r = waitpid(pid, &wait_status, 0)) < 0 && errno == EINTR)
+                        ;
+                if (r < 0)
+                        status = VP_STATUS_VM_FAILURE;
+                else if (WIFEXITED(wait_status))
+                        status = WEXITSTATUS(wait_status);
+                else
+                        status = 128 + WTERMSIG(wait_status);
+        }
+
+        FILE *f = fopen(STATUS_PATH, "we");
+        if (f) {
+                fprintf(f, "%d\n", status);
+                fclose(f);
+        }
+        return status;
 }
 
 void init_setup_display(init_config *c)
@@ -161,6 +278,8 @@ void init_setup_display(init_config *c)
         if (chmod(runtime_dir, 0700) < 0)
                 init_fail(VP_STATUS_VM_FAILURE, VP_REASON_USER, "chmod %s failed: %m", runtime_dir);
 
+        install_status_wrapper(c->uid);
+
         wrap_in_cage(c);
-        init_debug_log("display ready: running %s under cage", c->argv[2]);
+        init_debug_log("display ready: running %s under cage", c->argv[3]);
 }

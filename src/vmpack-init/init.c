@@ -69,11 +69,13 @@ static void read_config(init_config *c)
         init_debug_log("configuration read: %zu bytes, program %s", size, c->argv[0]);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
         init_config config;
         uint64_t stdout_bytes = 0, stderr_bytes = 0;
 
+        if (argc > 0 && init_is_status_wrapper(argv[0]))
+                return init_status_wrapper_main(argc, argv);
         if (getpid() != 1) {
                 fprintf(stderr, "vmpack-init: must run as PID 1 in a vmpack guest\n");
                 return 1;
@@ -113,6 +115,8 @@ int main(void)
                 init_setup_display(&config);
 
         int status = init_run_app(&config, &stdout_bytes, &stderr_bytes);
+        if (config.display)
+                status = init_display_app_status(status);
         init_agent_send("{\"event\":\"exit\",\"status\":%d,\"stdout_bytes\":%" PRIu64 ",\"stderr_bytes\":%" PRIu64 "}",
                         status, stdout_bytes, stderr_bytes);
         init_poweroff();

@@ -120,6 +120,13 @@ void init_network(const init_config *c);
 #define INIT_DISPLAY_ENVIRONMENT_SIZE 6
 extern const char *const init_display_environment[INIT_DISPLAY_ENVIRONMENT_SIZE];
 void init_setup_display(init_config *c);
+/* The app's exit status as the status wrapper recorded it, else cage_status. */
+int init_display_app_status(int cage_status);
+/* The status wrapper is a copy of this binary that cage starts in place of the app: it
+ * runs the app, waits for it and records its exit status for init, because cage 0.1.4
+ * exits with 0 whatever the app's status. */
+bool init_is_status_wrapper(const char *argv0);
+int init_status_wrapper_main(int argc, char **argv);
 
 /* app.c */
 void init_setup_user(const init_config *c);

@@ -24,7 +24,9 @@ Memory=512M
 [Permissions]
 display=wayland
 RECIPE
-"$VMPACK" build "$recipe" >"$TEST_TMP/build.log" 2>&1 || fail "vmpack build failed: $(tail -5 "$TEST_TMP/build.log")"
+# --force: the recipe lives in this run's temporary directory, so the image named
+# guitest was built from another path by an earlier run.
+"$VMPACK" build --force "$recipe" >"$TEST_TMP/build.log" 2>&1 || fail "vmpack build failed: $(tail -5 "$TEST_TMP/build.log")"
 
 name="$(instance gui)"
 say "install $name in workspace work and start it"
