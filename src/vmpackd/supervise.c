@@ -613,6 +613,15 @@ static bool is_supervisor(pid_t pid)
         return strcmp(exe, self) == 0;
 }
 
+/* True when the instance has a complete saved state: the description is written last. */
+static bool has_saved_state(const char *name)
+{
+        _cleanup_free_ char *state_path = vp_instance_path(name, VP_INSTANCE_STATE_FILE);
+        _cleanup_free_ char *info_path = vp_instance_path(name, VP_INSTANCE_STATE_FILE ".json");
+
+        return state_path && info_path && access(state_path, F_OK) == 0 && access(info_path, F_OK) == 0;
+}
+
 void supervise_recover(daemon_state *d)
 {
         vp_db_caller self = { .uid = d->uid, .pid = getpid() };
@@ -651,6 +660,14 @@ void supervise_recover(daemon_state *d)
                         close(pidfd);
                 free(run ? run->name : NULL);
                 free(run);
+                if (has_saved_state(name)) {
+                        /* A suspend that finished after its daemon had gone. */
+                        log_message(name, "marked suspended: its VM state was saved while vmpackd was not running");
+                        if (vp_db_set_state(d->db, name, "suspended", 0, -1,
+                                            "VM state saved while vmpackd was not running", &self, &err) < 0)
+                                log_message(name, "%s", err.message);
+                        continue;
+                }
                 log_message(name, "marked stopped: its supervisor (pid %d) is gone after a vmpackd restart", pid);
                 if (vp_db_set_state(d->db, name, "stopped", 0, -1,
                                     "lost: the VM ended while vmpackd was not running", &self, &err) < 0)
