@@ -61,19 +61,19 @@ grep -q "KVM did not boot the guest" "$TEST_TMP/err" || fail "KVM was not probed
 pass "probed again"
 
 # Only reached when KVM failed above: an explicit kvm must then fail instead of falling back.
-for how in "--accel kvm" "VMPACK_ACCEL=kvm"; do
-        say "$how: a KVM that does not boot the guest is an error, with no TCG retry"
+for request in "--accel kvm" "VMPACK_ACCEL=kvm"; do
+        say "$request: a KVM that does not boot the guest is an error, with no TCG retry"
         status=0
-        if [ "$how" = "--accel kvm" ]; then
+        if [ "$request" = "--accel kvm" ]; then
                 vmrun --accel kvm --entrypoint /bin/echo "$SHELL_IMAGE" ok >"$TEST_TMP/out" 2>"$TEST_TMP/err" || status=$?
         else
                 VMPACK_ACCEL=kvm vmrun --entrypoint /bin/echo "$SHELL_IMAGE" ok >"$TEST_TMP/out" 2>"$TEST_TMP/err" ||
                         status=$?
         fi
-        expect_eq "$how exit status" "$status" 125
-        [ ! -s "$TEST_TMP/out" ] || fail "$how ran the app anyway: $(cat "$TEST_TMP/out")"
+        expect_eq "$request exit status" "$status" 125
+        [ ! -s "$TEST_TMP/out" ] || fail "$request ran the app anyway: $(cat "$TEST_TMP/out")"
         grep -q "KVM did not boot the guest.*does not fall back.*--accel auto or tcg" "$TEST_TMP/err" ||
-                fail "$how message: $(cat "$TEST_TMP/err")"
-        ! grep -q "using TCG" "$TEST_TMP/err" || fail "$how fell back to TCG: $(cat "$TEST_TMP/err")"
-        pass "$how fails with a hint"
+                fail "$request message: $(cat "$TEST_TMP/err")"
+        ! grep -q "using TCG" "$TEST_TMP/err" || fail "$request fell back to TCG: $(cat "$TEST_TMP/err")"
+        pass "$request fails with a hint"
 done
