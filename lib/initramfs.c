@@ -38,10 +38,12 @@ static const struct {
         { "ext4", "ext4", true },
         { "virtio_net", "net", true },
         { "af_packet", "net", false },
-        /* virtio_gpu pulls in drm, drm_kms_helper, drm_shmem_helper and virtio_dma_buf. */
-        { "virtio_gpu", "display", true },
-        { "virtio_input", "display", true },
-        { "evdev", "display", true },
+        /* virtio_gpu pulls in drm, drm_kms_helper, drm_shmem_helper and virtio_dma_buf. Not
+         * required, so that a kernel without them still runs headless apps; a graphical app
+         * then fails in the guest, waiting for /dev/dri/card0. */
+        { "virtio_gpu", "display", false },
+        { "virtio_input", "display", false },
+        { "evdev", "display", false },
 };
 
 /* Module list files in the initramfs, in the order init may load them. */

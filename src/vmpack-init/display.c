@@ -262,8 +262,9 @@ void init_setup_display(init_config *c)
 
         if (init_wait_for_path(CARD_PATH, CARD_WAIT_MS) < 0)
                 init_fail(VP_STATUS_VM_FAILURE, VP_REASON_MODULE,
-                          "%s did not appear within %d ms (does the VM have a virtio-gpu device?)", CARD_PATH,
-                          CARD_WAIT_MS);
+                          "%s did not appear within %d ms (does the VM have a virtio-gpu device, and the "
+                          "kernel the virtio_gpu module?)",
+                          CARD_PATH, CARD_WAIT_MS);
         give_nodes_to_user("/dev/dri", "card", c->uid);
         give_nodes_to_user("/dev/dri", "renderD", c->uid);
         give_nodes_to_user("/dev/input", "event", c->uid);
