@@ -33,6 +33,7 @@
 #define WRAPPER_PATH "/run/vmpack/" WRAPPER_NAME
 #define STATUS_DIR "/run/vmpack/status"
 #define STATUS_PATH STATUS_DIR "/app"
+#define STATUS_WAIT_MS 1000
 
 /*
  * Environment for cage (wlroots 0.15 in Debian 12):
@@ -184,6 +185,11 @@ static void install_status_wrapper(uid_t uid)
 int init_display_app_status(int cage_status)
 {
         char text[16];
+
+        /* When the host stops the app, cage gets SIGTERM too and may end before the
+         * wrapper has written the app's status: give the wrapper a moment. A cage that
+         * failed before starting the wrapper costs this wait once. */
+        (void) init_wait_for_path(STATUS_PATH, STATUS_WAIT_MS);
 
         /* The app's user can write the file, so it is parsed as untrusted. */
         if (!read_line(STATUS_PATH, text, sizeof(text))) {
