@@ -75,6 +75,9 @@ static int validate_gui(const vp_vm_spec *spec, vp_error *err)
                 return vp_error_set(err, -EINVAL, "VM spec: display spice needs a SPICE socket path");
         if (spec->microphone && !spec->audio)
                 return vp_error_set(err, -EINVAL, "VM spec: a microphone needs audio");
+        if (spec->audio_driver && strcmp(spec->audio_driver, "pa") != 0 && strcmp(spec->audio_driver, "none") != 0)
+                return vp_error_set(err, -EINVAL, "VM spec: audio driver '%s' is invalid (valid: pa, none)",
+                                    spec->audio_driver);
         if (spec->clipboard && spec->n_ports == 0)
                 return vp_error_set(err, -EINVAL, "VM spec: the clipboard needs the virtio-serial ports");
         return 0;
@@ -335,7 +338,8 @@ static int render_gui(const vp_vm_spec *spec, char ***argv)
                 /* QEMU 7.2 has no PipeWire audiodev (8.1 adds one) and no virtio-sound
                  * (8.2 adds it): PulseAudio, which PipeWire's pulse server provides, and
                  * an Intel HDA codec. hda-output has no input, hda-duplex has one. */
-                r = r ?: push_pair(argv, "-audiodev", strdup("pa,id=audio0"));
+                r = r ?: push_pair(argv, "-audiodev",
+                                   vp_strdup_printf("%s,id=audio0", has_text(spec->audio_driver) ? spec->audio_driver : "pa"));
                 r = r ?: push_pair(argv, "-device", strdup("intel-hda"));
                 r = r ?: push_pair(argv, "-device", strdup(spec->microphone ? "hda-duplex,audiodev=audio0"
                                                                             : "hda-output,audiodev=audio0"));

@@ -95,6 +95,7 @@ typedef struct vp_vm_spec {
         const char *name;         /* -name: the window title; NULL: QEMU's default */
         const char *spice_socket; /* VP_DISPLAY_SPICE: unix socket path of the SPICE server */
         bool audio;               /* sound output through PulseAudio (PipeWire's pulse server too) */
+        const char *audio_driver; /* with audio: QEMU's audiodev driver; NULL: "pa" ("none" discards) */
         bool microphone;          /* sound input as well; needs audio */
         bool clipboard;           /* the SPICE agent port com.redhat.spice.0 */
         const char *const *extra_args; /* NULL-terminated, appended last; may be NULL */

@@ -200,6 +200,21 @@ static char *read_tail(const char *path, int max_lines)
         return *p ? strdup(p) : NULL;
 }
 
+/* QEMU's pa audiodev fails to start without a PulseAudio server (PipeWire's pulse server
+ * counts), which it finds through PULSE_SERVER or $XDG_RUNTIME_DIR/pulse/native. */
+static bool pulse_server_available(void)
+{
+        const char *runtime_dir = getenv("XDG_RUNTIME_DIR");
+        _cleanup_free_ char *native = NULL;
+
+        if (getenv("PULSE_SERVER"))
+                return true;
+        if (!runtime_dir || !*runtime_dir)
+                return false;
+        native = vp_strdup_printf("%s/pulse/native", runtime_dir);
+        return native && access(native, F_OK) == 0;
+}
+
 static int render_spec(const run_context *ctx, vp_accel accel, const int *qemu_fds, char ***ret_argv,
                        char **ret_cmdline, vp_error *err)
 {
@@ -230,6 +245,11 @@ static int render_spec(const run_context *ctx, vp_accel accel, const int *qemu_f
                 spec.name = o->window_title ? o->window_title : o->image_name;
                 spec.audio = o->audio;
                 spec.microphone = o->microphone;
+                if (o->audio && !pulse_server_available()) {
+                        notify(o, "no PulseAudio or PipeWire server found (PULSE_SERVER, "
+                                  "$XDG_RUNTIME_DIR/pulse/native): the app's sound is discarded");
+                        spec.audio_driver = "none";
+                }
                 spec.clipboard = o->clipboard;
                 if (o->display == VP_DISPLAY_SPICE) {
                         spice_path = vp_strdup_printf("%s/spice.sock", ctx->runtime_dir);

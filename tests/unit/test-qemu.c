@@ -182,6 +182,23 @@ static void render_gui_microphone(void **state)
         assert_false(argv_contains(argv, "hda-output"));
 }
 
+static void render_gui_audio_driver(void **state)
+{
+        vp_vm_spec spec = gui_spec();
+        _cleanup_strv_free_ char **argv = NULL;
+        vp_error err = {};
+
+        spec.audio = true;
+        spec.audio_driver = "none";
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), 0);
+        assert_true(argv_contains(argv, "none,id=audio0"));
+        assert_false(argv_contains(argv, "pa,id=audio0"));
+
+        spec.audio_driver = "alsa,dev=x";
+        assert_int_equal(vp_qemu_render(&spec, &(char **) { NULL }, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "alsa"));
+}
+
 static void render_gui_clipboard(void **state)
 {
         vp_vm_spec spec = gui_spec();
@@ -342,6 +359,7 @@ int main(void)
                 cmocka_unit_test(render_gui_none),
                 cmocka_unit_test(render_gui_audio),
                 cmocka_unit_test(render_gui_microphone),
+                cmocka_unit_test(render_gui_audio_driver),
                 cmocka_unit_test(render_gui_clipboard),
                 cmocka_unit_test(render_gui_rejects_bad_specs),
                 cmocka_unit_test(escape_doubles_commas),
