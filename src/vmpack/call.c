@@ -4,6 +4,8 @@
 
 #include "client.h"
 
+#include <getopt.h>
+
 int vp_daemon_call(const char *verb, const char *method, json_t *parameters, json_t **ret)
 {
         vp_client client = { .fd = -EBADF };
@@ -37,4 +39,39 @@ const char *vp_json_string(json_t *object, const char *key, const char *fallback
         const char *value = json_string_value(json_object_get(object, key));
 
         return value ? value : fallback;
+}
+
+int vp_instance_verb(int argc, char **argv, const char *help, const char *method, const char *list_verb,
+                     const char *done)
+{
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *verb = argv[0];
+        json_t *reply = NULL;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        fputs(help, stdout);
+                        return 0;
+                default:
+                        return vp_option_error(verb, argv, "h", options);
+                }
+        }
+        if (argc - optind != 1) {
+                vp_log_error("%s: expected one instance NAME (run 'vmpack %s')", verb, list_verb);
+                return 2;
+        }
+
+        json_t *parameters = json_pack("{s:s}", "name", argv[optind]);
+        int r = vp_daemon_call(verb, method, parameters, &reply);
+        json_decref(parameters);
+        if (r != 0)
+                return r;
+        printf("%s %s\n", done, argv[optind]);
+        json_decref(reply);
+        return 0;
 }

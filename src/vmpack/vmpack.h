@@ -49,6 +49,10 @@ int vp_fail(const char *verb, const vp_error *err);
 /* Call a vmpackd method (starting the session daemon when needed). Returns 0 with the
  * reply's parameters in *ret (may be NULL), or prints the error and returns exit status 1. */
 int vp_daemon_call(const char *verb, const char *method, json_t *parameters, json_t **ret);
+/* Run a verb that takes one instance NAME and only --help: call method with {"name": NAME}
+ * and print "<done> NAME". list_verb names the verb that lists valid names. */
+int vp_instance_verb(int argc, char **argv, const char *help, const char *method, const char *list_verb,
+                     const char *done);
 /* Print a JSON value indented, with sorted keys, and a newline. */
 void vp_print_json(json_t *value);
 /* The string member key of object, or fallback when missing or not a string. */
