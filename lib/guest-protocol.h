@@ -47,7 +47,7 @@
  *   {"request":"poweroff"}                     the host has read all output: power off now
  *
  * After its final message init waits up to VP_POWEROFF_ACK_TIMEOUT_S for "poweroff", then
- * syncs and powers the VM off whether or not the host answered.
+ * syncs and powers the VM off whether or not the host replied.
  */
 #pragma once
 

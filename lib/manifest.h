@@ -26,7 +26,7 @@ typedef struct vp_fs_permission {
         vp_share_mode mode;
 } vp_fs_permission;
 
-/* What an app asks for. A NULL string or empty list means "not requested" (none). */
+/* Permissions an app requests. A NULL string or empty list means "not requested" (none). */
 typedef struct vp_permissions {
         vp_fs_permission *filesystems;
         size_t n_filesystems;

@@ -78,7 +78,7 @@ typedef struct vm_attempt {
         bool timed_out;
         bool boot_timed_out;
         char *guest_error;
-        bool suspended; /* the state was saved and QEMU told to quit */
+        bool suspended; /* the state was saved and QEMU was sent "quit" */
 
         int64_t start_ms, drain_deadline, poweroff_deadline, terminate_deadline, quit_deadline;
 } vm_attempt;

@@ -442,8 +442,8 @@ int vp_run_event_loop(vm_attempt *a)
                         stdin_pump(a, idx_in >= 0 ? fds[idx_in].revents : 0,
                                    idx_port_in >= 0 ? fds[idx_port_in].revents : 0);
                 }
-                /* Nobody reads the output any more (e.g. "vmpack run ... | head -1"): stop the
-                 * app, as SIGPIPE would stop a local writer. */
+                /* The host side closed an output stream (e.g. "vmpack run ... | head -1"), so
+                 * stop the app, as SIGPIPE would stop a local writer. */
                 if ((a->out[0].broken || a->out[1].broken) && a->ready && !a->exited && !a->terminate_sent)
                         request_stop(a);
                 if (o->stdin_fd < 0 && !a->stdin_eof) {

@@ -192,8 +192,8 @@ static const char *env_get(char **env, const char *name)
         return NULL;
 }
 
-/* execve(2) that tells a missing interpreter or dynamic loader, which also fails with
- * ENOENT, from a missing program: the path goes to *found when the file exists. */
+/* Call execve(2) and copy path to *found when the file exists, so that a missing
+ * interpreter or dynamic loader (also ENOENT) is reported apart from a missing program. */
 static int exec_file(const char *path, char **argv, char **env, char *found, size_t found_size)
 {
         execve(path, argv, env);
