@@ -21,6 +21,15 @@
 /* Guest addresses on QEMU's user network (slirp's fixed defaults). */
 #define VP_RUN_UPLINK_CONFIG "10.0.2.15/24,10.0.2.2,10.0.2.3"
 
+/* A host directory shared with 9p and mounted at guest_path. QEMU gets fd (through
+ * /proc/self/fd), never a path to resolve again. The fd stays the caller's. */
+typedef struct vp_run_folder {
+        int fd;                /* a directory, e.g. vp_resolved_share.fd (O_PATH is enough) */
+        const char *guest_path; /* absolute; mounted after the data volume, so it may lie in the home */
+        bool writable;         /* false: read-only in QEMU (readonly=on) and in the guest */
+        const char *host_path; /* for messages only */
+} vp_run_folder;
+
 typedef struct vp_run_options {
         const char *image_name;  /* for the guest's hostname and messages */
         const char *rootfs_path; /* squashfs image, attached read-only */
@@ -29,6 +38,8 @@ typedef struct vp_run_options {
         bool files_writable;     /* share them read-write instead of read-only */
         const char *data_path;   /* qcow2 volume with an ext4 filesystem, attached read-write
                                   * and mounted at VP_RUN_GUEST_HOME; NULL: none */
+        const vp_run_folder *folders; /* directory shares, e.g. from vp_share_resolve(); may be NULL */
+        size_t n_folders;
 
         vp_machine machine;
         vp_accel accel;          /* VP_ACCEL_AUTO: see accel.h */
