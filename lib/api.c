@@ -58,6 +58,12 @@ static const method methods[] = {
                   { "offset", TYPE_INTEGER, false },
                   { "max_bytes", TYPE_INTEGER, false },
           } },
+        { "Audit",
+          {
+                  { "since_ms", TYPE_INTEGER, false },
+                  { "instance", TYPE_STRING, false },
+                  { "limit", TYPE_INTEGER, false },
+          } },
 };
 
 static const char *type_name(parameter_type type)

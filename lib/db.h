@@ -68,3 +68,48 @@ int vp_db_list_instances(vp_db *db, json_t **ret, vp_error *err);
 int vp_db_list_events(vp_db *db, const char *name, unsigned limit, json_t **ret, vp_error *err);
 
 int64_t vp_db_now_ms(void);
+
+/*
+ * The audit log: every authorization decision of vmpackd that it records, and events such
+ * as a VM that started or stopped. Triggers make the table append-only: an UPDATE or DELETE
+ * of a row aborts, and no function here edits or deletes rows.
+ */
+#define VP_AUDIT_ALLOW "allow"
+#define VP_AUDIT_DENY "deny"
+#define VP_AUDIT_EVENT "event" /* something that happened rather than a decision */
+
+/* Default and maximum number of entries vp_db_audit_list returns. */
+#define VP_AUDIT_LIST_DEFAULT 200
+#define VP_AUDIT_LIST_MAX 10000
+
+typedef struct vp_audit_entry {
+        int64_t time_ms; /* 0: now */
+        uid_t caller_uid;
+        pid_t caller_pid;
+        const char *caller_name; /* the caller's login name at the time; may be NULL */
+        const char *instance;    /* may be NULL */
+        /* The instance's owner, so its owner can read the entry. -1: the owner_uid of the
+         * instance row at write time, or NULL when there is no instance or no row. */
+        int64_t owner_uid;
+        const char *action;   /* method ("Install", "Start", ...) or event ("vm-started", ...) */
+        const char *decision; /* VP_AUDIT_ALLOW, VP_AUDIT_DENY or VP_AUDIT_EVENT */
+        const char *reason;   /* may be NULL */
+        json_t *detail;       /* stored as compact JSON text; may be NULL; not stolen */
+} vp_audit_entry;
+
+typedef struct vp_audit_filter {
+        int64_t since_ms;       /* entries at or after this time; 0: all */
+        const char *instance;   /* NULL: every instance, and entries without one */
+        int64_t visible_to_uid; /* entries where this uid is the caller or the instance's owner; -1: all */
+        unsigned limit;         /* the newest entries up to this many; 0: VP_AUDIT_LIST_DEFAULT */
+} vp_audit_filter;
+
+/* Append one entry. -EINVAL when action or decision is missing or decision is unknown. */
+int vp_db_audit_add(vp_db *db, const vp_audit_entry *entry, vp_error *err);
+/*
+ * The entries that match filter, oldest first, as an array of objects: id, time_ms,
+ * caller_uid, caller_pid, caller_name, instance, owner_uid, action, decision, reason,
+ * detail (the stored JSON value; null where unset). A limit above VP_AUDIT_LIST_MAX is
+ * lowered to it.
+ */
+int vp_db_audit_list(vp_db *db, const vp_audit_filter *filter, json_t **ret, vp_error *err);

@@ -4,6 +4,7 @@
  *   main.c       options, paths, socket and lock setup, the poll() loop
  *   server.c     client connections: framing, size limit, SO_PEERCRED, replies
  *   methods.c    one handler per API method (see docs/api.md)
+ *   audit.c      the caller's role, authorization replies and the audit log
  *   supervise.c  one supervising child per running instance, which calls vp_vm_run()
  *                and saves or loads the VM's state on Suspend and Resume;
  *                the daemon watches it with a pidfd and copies the app's output to the log
@@ -12,6 +13,7 @@
 
 #include "api.h"
 #include "db.h"
+#include "role.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -35,6 +37,9 @@
 typedef struct connection {
         int fd;
         struct ucred peer;
+        /* Set by audit_identify() before each request: the role and login name of peer.uid. */
+        vp_role role;
+        char *user_name; /* NULL when the uid has no passwd entry */
         char *input; /* bytes received that do not yet end in a NUL */
         size_t input_size;
         char *output; /* reply bytes not yet sent */
@@ -68,6 +73,7 @@ typedef struct instance_run {
 
 typedef struct daemon_state {
         vp_db *db;
+        const vp_role_lookup *role_lookup; /* NULL: vp_role_lookup_system */
         bool system_mode;
         uid_t uid;
         unsigned idle_exit_s; /* 0: never */
@@ -99,6 +105,29 @@ void server_reply_error(connection *c, const char *name, const char *message);
 void methods_dispatch(daemon_state *d, connection *c, const vp_api_request *request);
 json_t *methods_instance_json(daemon_state *d, const char *name);
 
+/* audit.c */
+/* Find the role and login name of c's peer for the request about to run. Replies with an
+ * error and returns false when the group lookup failed. */
+bool audit_identify(daemon_state *d, connection *c);
+/* Whether c's caller may call method at all: in system mode a caller without a role may
+ * call GetInfo only. Replies PermissionDenied and records the denial otherwise. */
+bool audit_check_method(daemon_state *d, connection *c, const char *method);
+/* Whether c's caller may act on an instance owned by owner_uid (its owner, or an
+ * administrator). Replies PermissionDenied and records the denial otherwise. */
+bool audit_check_owner(daemon_state *d, connection *c, const char *method, const char *instance, uid_t owner_uid);
+/* Record an allowed request that changes something. reason NULL: the caller's role
+ * ("administrator", or "owner" for a user). detail may be NULL and is not stolen. */
+void audit_allow(daemon_state *d, const connection *c, const char *action, const char *instance,
+                 const char *reason, json_t *detail);
+/* Reply PermissionDenied with the formatted message and record it as the denial's reason.
+ * The message should say who was denied what and why. detail may be NULL, not stolen. */
+void audit_deny(daemon_state *d, connection *c, const char *action, const char *instance, json_t *detail,
+                const char *fmt, ...) _printf_(6, 7);
+/* Record an event ("vm-started", "vm-stopped", "suspended", "resumed", ...). caller NULL:
+ * the daemon itself. reason and detail may be NULL; detail is not stolen. */
+void audit_event(daemon_state *d, const vp_db_caller *caller, const char *instance, const char *action,
+                 const char *reason, json_t *detail);
+
 /* supervise.c */
 instance_run *supervise_find(daemon_state *d, const char *name);
 /* What the supervising child boots. Strings are borrowed. */
@@ -113,6 +142,9 @@ typedef struct supervise_spec {
         /* display=wayland and what the image's permissions grant with it, see vp_run_options */
         bool gui, audio, microphone, clipboard;
         const char *window_title; /* "[WORKSPACE] INSTANCE" */
+        /* What the VM was granted, recorded as the detail of the "vm-started" audit entry;
+         * may be NULL. Borrowed. */
+        json_t *grant;
 } supervise_spec;
 
 /* Fork the supervising child for the instance and record the run. */
