@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "manifest.h"
+#include "permission-values.h"
 
 #include <ini.h>
 #include <limits.h>
@@ -450,31 +451,52 @@ static int parse_boolean(parser *p, const key_spec *spec, const char *value)
         return key_error(p, spec, "invalid boolean '%s'", shorten(value, buf));
 }
 
-static int parse_cpus(parser *p, const key_spec *spec, const char *value)
+int vp_cpus_parse(const char *value, unsigned *ret)
 {
-        char buf[84];
         size_t n = strlen(value);
 
         if (n == 0 || n > 2 || strspn(value, "0123456789") != n)
-                return key_error(p, spec, "invalid CPU count '%s'", shorten(value, buf));
+                return -EINVAL;
         unsigned cpus = (unsigned) atoi(value);
-        if (cpus < 1 || cpus > 64)
-                return key_error(p, spec, "CPU count %u is out of range", cpus);
-        p->m->cpus = cpus;
+        if (cpus < VP_CPUS_MIN || cpus > VP_CPUS_MAX)
+                return -ERANGE;
+        *ret = cpus;
+        return 0;
+}
+
+int vp_memory_parse(const char *value, uint64_t *ret_bytes)
+{
+        uint64_t bytes;
+
+        if (vp_parse_size(value, 1ULL << 20, &bytes) < 0)
+                return -EINVAL;
+        if (bytes < VP_MEMORY_MIN_BYTES || bytes > VP_MEMORY_MAX_BYTES)
+                return -ERANGE;
+        *ret_bytes = bytes;
+        return 0;
+}
+
+static int parse_cpus(parser *p, const key_spec *spec, const char *value)
+{
+        char buf[84];
+        int r = vp_cpus_parse(value, &p->m->cpus);
+
+        if (r == -ERANGE)
+                return key_error(p, spec, "CPU count %d is out of range", atoi(value));
+        if (r < 0)
+                return key_error(p, spec, "invalid CPU count '%s'", shorten(value, buf));
         return 0;
 }
 
 static int parse_memory(parser *p, const key_spec *spec, const char *value)
 {
-        const uint64_t min = 64ULL << 20, max = 64ULL << 30;
         char buf[84];
-        uint64_t bytes;
+        int r = vp_memory_parse(value, &p->m->memory_bytes);
 
-        if (vp_parse_size(value, 1ULL << 20, &bytes) < 0)
-                return key_error(p, spec, "invalid size '%s'", shorten(value, buf));
-        if (bytes < min || bytes > max)
+        if (r == -ERANGE)
                 return key_error(p, spec, "%s is out of range", shorten(value, buf));
-        p->m->memory_bytes = bytes;
+        if (r < 0)
+                return key_error(p, spec, "invalid size '%s'", shorten(value, buf));
         return 0;
 }
 
@@ -483,16 +505,20 @@ static const char *const xdg_locations[] = {
         NULL,
 };
 
-static int parse_filesystem(parser *p, const key_spec *spec, char *item, vp_fs_permission *ret)
+int vp_fs_permission_parse(const char *item, vp_fs_permission *ret, char *message, size_t message_size)
 {
         static const struct {
                 const char *name;
                 vp_share_mode mode;
         } modes[] = { { "ro", VP_SHARE_RO }, { "rw", VP_SHARE_RW }, { "create", VP_SHARE_CREATE } };
+        _cleanup_free_ char *location = strdup(item);
         vp_share_mode mode = VP_SHARE_RO;
         char buf[84];
 
-        char *colon = strrchr(item, ':');
+        if (!location)
+                return -ENOMEM;
+
+        char *colon = strrchr(location, ':');
         if (colon) {
                 bool found = false;
                 for (size_t i = 0; i < ELEMENTSOF(modes); i++)
@@ -500,30 +526,48 @@ static int parse_filesystem(parser *p, const key_spec *spec, char *item, vp_fs_p
                                 mode = modes[i].mode;
                                 found = true;
                         }
-                if (!found)
-                        return key_error(p, spec, "unknown mode ':%s' in '%s'", shorten(colon + 1, buf),
-                                         item);
+                if (!found) {
+                        snprintf(message, message_size, "unknown mode ':%s' in '%s'", shorten(colon + 1, buf),
+                                 item);
+                        return -EINVAL;
+                }
                 *colon = '\0';
         }
 
-        if (strv_contains((char *const *) xdg_locations, item)) {
+        if (strv_contains((char *const *) xdg_locations, location)) {
                 /* a known location */
-        } else if (item[0] == '/' || vp_str_startswith(item, "~/")) {
-                const char *rest = item[0] == '/' ? item + 1 : item + 2;
-                if (!*rest || strspn(rest, "/") == strlen(rest))
-                        return key_error(p, spec, "'%s' would share the whole %s", item,
-                                         item[0] == '/' ? "host file system"
-                                                        : "home directory (write 'home')");
-                if (has_dotdot_component(item))
-                        return key_error(p, spec, "'%s' contains '..'", shorten(item, buf));
+        } else if (location[0] == '/' || vp_str_startswith(location, "~/")) {
+                const char *rest = location[0] == '/' ? location + 1 : location + 2;
+                if (!*rest || strspn(rest, "/") == strlen(rest)) {
+                        snprintf(message, message_size, "'%s' would share the whole %s", location,
+                                 location[0] == '/' ? "host file system" : "home directory (write 'home')");
+                        return -EINVAL;
+                }
+                if (has_dotdot_component(location)) {
+                        snprintf(message, message_size, "'%s' contains '..'", shorten(location, buf));
+                        return -EINVAL;
+                }
         } else {
-                return key_error(p, spec, "unknown location '%s'", shorten(item, buf));
+                snprintf(message, message_size, "unknown location '%s'", shorten(location, buf));
+                return -EINVAL;
         }
 
-        ret->location = strdup(item);
-        if (!ret->location)
-                return oom(p);
+        ret->location = TAKE_PTR(location);
         ret->mode = mode;
+        return 0;
+}
+
+static int parse_filesystem(parser *p, const key_spec *spec, char *item, vp_fs_permission *ret)
+{
+        char message[512];
+        int r = vp_fs_permission_parse(item, ret, message, sizeof(message));
+
+        if (r == -ENOMEM)
+                return oom(p);
+        if (r < 0)
+                return key_error(p, spec, "%s", message);
+        /* The duplicate check below compares the location without its mode. */
+        strcpy(item, ret->location);
         return 0;
 }
 
@@ -555,12 +599,18 @@ static int parse_filesystems(parser *p, const key_spec *spec, const char *value)
         return 0;
 }
 
-static int parse_network(parser *p, const key_spec *spec, const char *value)
+bool vp_network_value_valid(const char *value)
 {
         size_t n = strlen(value);
+
+        return n > 0 && n <= 32 && strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+static int parse_network(parser *p, const key_spec *spec, const char *value)
+{
         char buf[84];
 
-        if (n == 0 || n > 32 || strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+        if (!vp_network_value_valid(value))
                 return key_error(p, spec, "invalid network '%s'", shorten(value, buf));
         p->m->permissions.network = strdup(value);
         return p->m->permissions.network ? 0 : oom(p);
@@ -578,7 +628,7 @@ static int parse_choice(parser *p, const key_spec *spec, const char *value)
         return key_error(p, spec, "invalid value '%s'", shorten(value, buf));
 }
 
-static bool is_usb_id(const char *s)
+bool vp_usb_id_valid(const char *s)
 {
         static const char hex[] = "0123456789abcdefABCDEF";
 
@@ -595,7 +645,7 @@ static int parse_usb(parser *p, const key_spec *spec, const char *value)
         if (r < 0)
                 return r;
         STRV_FOREACH(id, ids) {
-                if (!is_usb_id(*id))
+                if (!vp_usb_id_valid(*id))
                         return key_error(p, spec, "invalid USB device '%s'", shorten(*id, buf));
                 for (char *c = *id; *c; c++)
                         if (*c >= 'A' && *c <= 'F')
@@ -611,11 +661,11 @@ static int parse_usb(parser *p, const key_spec *spec, const char *value)
 
 #define PERMISSION(field) offsetof(vp_manifest, permissions.field)
 
-static const char *const clipboard_choices[] = { "none", "on-request", NULL };
-static const char *const audio_choices[] = { "none", "playback", NULL };
-static const char *const switch_choices[] = { "none", "on", NULL };
-static const char *const gpu_choices[] = { "none", "virgl", NULL };
-static const char *const display_choices[] = { "none", "wayland", NULL };
+const char *const vp_clipboard_choices[] = { "none", "on-request", NULL };
+const char *const vp_audio_choices[] = { "none", "playback", NULL };
+const char *const vp_switch_choices[] = { "none", "on", NULL };
+const char *const vp_gpu_choices[] = { "none", "virgl", NULL };
+const char *const vp_display_choices[] = { "none", "wayland", NULL };
 
 enum {
         KEY_APP_NAME,
@@ -664,25 +714,20 @@ static const key_spec key_specs[_SECTION_MAX][MAX_KEYS + 1] = {
                 [KEY_BUILD_HARDENED] = { "Hardened", parse_boolean, "true, false, yes, no, 1, 0" },
         },
         [SECTION_RESOURCES] = {
-                { "CPUs", parse_cpus, "a whole number from 1 to 64" },
-                { "Memory", parse_memory,
-                  "a size from 64M to 64G with a K, M or G suffix; a plain number is MiB" },
+                { "CPUs", parse_cpus, VP_VALID_CPUS },
+                { "Memory", parse_memory, VP_VALID_MEMORY },
         },
         [SECTION_PERMISSIONS] = {
-                { "filesystems", parse_filesystems,
-                  "xdg-download, xdg-documents, xdg-desktop, xdg-music, xdg-pictures, xdg-videos, home, "
-                  "~/path or /path, each optionally followed by :ro (the default), :rw or :create" },
-                { "network", parse_network,
-                  "none, uplink or a network VM name of 1 to 32 characters a-z, 0-9, -" },
-                { "clipboard", parse_choice, "none, on-request", PERMISSION(clipboard), clipboard_choices },
-                { "audio", parse_choice, "none, playback", PERMISSION(audio), audio_choices },
-                { "microphone", parse_choice, "none, on", PERMISSION(microphone), switch_choices },
-                { "camera", parse_choice, "none, on", PERMISSION(camera), switch_choices },
-                { "usb", parse_usb,
-                  "vendor:product USB IDs of 4 hex digits each, separated by ';', e.g. 046d:c52b" },
-                [KEY_PERMISSIONS_GPU] = { "gpu", parse_choice, "none, virgl", PERMISSION(gpu), gpu_choices },
+                { "filesystems", parse_filesystems, VP_VALID_FILESYSTEMS },
+                { "network", parse_network, VP_VALID_NETWORK },
+                { "clipboard", parse_choice, "none, on-request", PERMISSION(clipboard), vp_clipboard_choices },
+                { "audio", parse_choice, "none, playback", PERMISSION(audio), vp_audio_choices },
+                { "microphone", parse_choice, "none, on", PERMISSION(microphone), vp_switch_choices },
+                { "camera", parse_choice, "none, on", PERMISSION(camera), vp_switch_choices },
+                { "usb", parse_usb, VP_VALID_USB },
+                [KEY_PERMISSIONS_GPU] = { "gpu", parse_choice, "none, virgl", PERMISSION(gpu), vp_gpu_choices },
                 [KEY_PERMISSIONS_DISPLAY] = { "display", parse_choice, "none, wayland", PERMISSION(display),
-                                              display_choices },
+                                              vp_display_choices },
         },
 };
 
