@@ -10,7 +10,8 @@ struct vp_db {
         sqlite3 *handle;
 };
 
-/* Bumped when a table changes; vp_db_open rejects a database with another version. */
+/* Bumped when a table changes; vp_db_open rejects a database with another version. A new
+ * table needs no bump: its CREATE TABLE IF NOT EXISTS adds it to an older database. */
 #define SCHEMA_VERSION 1
 
 static const char schema[] =
@@ -35,7 +36,27 @@ static const char schema[] =
         "  detail TEXT,"
         "  caller_uid INTEGER,"
         "  caller_pid INTEGER);"
-        "CREATE INDEX IF NOT EXISTS events_instance ON events (instance, id);";
+        "CREATE INDEX IF NOT EXISTS events_instance ON events (instance, id);"
+        "CREATE TABLE IF NOT EXISTS audit ("
+        "  id INTEGER PRIMARY KEY,"
+        "  time_ms INTEGER NOT NULL,"
+        "  caller_uid INTEGER NOT NULL,"
+        "  caller_pid INTEGER,"
+        "  caller_name TEXT,"
+        "  instance TEXT,"
+        "  owner_uid INTEGER,"
+        "  action TEXT NOT NULL,"
+        "  decision TEXT NOT NULL CHECK (decision IN ('allow', 'deny', 'event')),"
+        "  reason TEXT,"
+        "  detail TEXT);"
+        "CREATE INDEX IF NOT EXISTS audit_time ON audit (time_ms);"
+        "CREATE INDEX IF NOT EXISTS audit_instance ON audit (instance, id);"
+        /* Append-only: vmpackd never edits the log, and these make SQLite refuse it too.
+         * Someone who can write the database file can still drop the triggers. */
+        "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit "
+        "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+        "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit "
+        "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
 
 int64_t vp_db_now_ms(void)
 {
@@ -329,4 +350,71 @@ int vp_db_list_events(vp_db *db, const char *name, unsigned limit, json_t **ret,
                         "si", name, (int64_t) limit);
 
         return r ?: rows_to_json(db, stmt, ret, err);
+}
+
+int vp_db_audit_add(vp_db *db, const vp_audit_entry *entry, vp_error *err)
+{
+        _cleanup_free_ char *detail = NULL;
+        sqlite3_stmt *stmt;
+
+        if (!entry->action || !entry->action[0] || !entry->decision)
+                return vp_error_set(err, -EINVAL, "audit entry without an action or a decision");
+        if (strcmp(entry->decision, VP_AUDIT_ALLOW) != 0 && strcmp(entry->decision, VP_AUDIT_DENY) != 0 &&
+            strcmp(entry->decision, VP_AUDIT_EVENT) != 0)
+                return vp_error_set(err, -EINVAL, "invalid audit decision '%s' (valid: allow, deny, event)",
+                                    entry->decision);
+        if (entry->detail) {
+                detail = json_dumps(entry->detail, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+                if (!detail)
+                        return vp_error_set(err, -ENOMEM, "out of memory");
+        }
+
+        /* An owner_uid of -1 binds NULL, so COALESCE takes the instance row's owner. */
+        int r = prepare(db, &stmt, err,
+                        "INSERT INTO audit (time_ms, caller_uid, caller_pid, caller_name, instance, owner_uid, "
+                        "action, decision, reason, detail) VALUES (?1, ?2, ?3, ?4, ?5, "
+                        "COALESCE(?6, (SELECT owner_uid FROM instances WHERE name = ?5)), ?7, ?8, ?9, ?10)",
+                        "iiissnssss", entry->time_ms > 0 ? entry->time_ms : vp_db_now_ms(),
+                        (int64_t) entry->caller_uid, (int64_t) entry->caller_pid, entry->caller_name,
+                        entry->instance, entry->owner_uid, entry->action, entry->decision, entry->reason,
+                        detail);
+        return r < 0 ? r : step_done(db, stmt, NULL, err, "recording audit entry");
+}
+
+/* Replace each row's detail text by the JSON value it encodes. */
+static void parse_audit_details(json_t *rows)
+{
+        size_t i;
+        json_t *row;
+
+        json_array_foreach(rows, i, row) {
+                const char *text = json_string_value(json_object_get(row, "detail"));
+                json_t *value = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+                if (value)
+                        json_object_set_new(row, "detail", value);
+        }
+}
+
+int vp_db_audit_list(vp_db *db, const vp_audit_filter *filter, json_t **ret, vp_error *err)
+{
+        unsigned limit = filter->limit == 0                ? VP_AUDIT_LIST_DEFAULT
+                         : filter->limit > VP_AUDIT_LIST_MAX ? VP_AUDIT_LIST_MAX
+                                                             : filter->limit;
+        json_t *rows = NULL;
+        sqlite3_stmt *stmt;
+
+        int r = prepare(db, &stmt, err,
+                        "SELECT id, time_ms, caller_uid, caller_pid, caller_name, instance, owner_uid, action, "
+                        "decision, reason, detail FROM ("
+                        "  SELECT * FROM audit WHERE time_ms >= ?1"
+                        "  AND (?2 IS NULL OR instance = ?2)"
+                        "  AND (?3 < 0 OR caller_uid = ?3 OR owner_uid = ?3)"
+                        "  ORDER BY id DESC LIMIT ?4) ORDER BY id",
+                        "isii", filter->since_ms, filter->instance, filter->visible_to_uid, (int64_t) limit);
+        r = r ?: rows_to_json(db, stmt, &rows, err);
+        if (r < 0)
+                return r;
+        parse_audit_details(rows);
+        *ret = rows;
+        return 0;
 }

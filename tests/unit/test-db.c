@@ -2,8 +2,8 @@
 /*
  * vmpackd's SQLite state: instances, state changes with their exit reasons, the event log
  * that outlives an uninstall, and the errors for duplicates, missing instances and a
- * database from another schema version. Each test uses a new database in a temporary
- * directory.
+ * database from another schema version, and the append-only audit log with its filters and
+ * visibility. Each test uses a new database in a temporary directory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -230,6 +230,237 @@ static void db_other_schema_rejected(void **state)
         assert_non_null(strstr(err.message, "schema version 99"));
 }
 
+static void add_audit(vp_db *db, int64_t time_ms, uid_t uid, const char *instance, int64_t owner_uid,
+                      const char *action, const char *decision)
+{
+        vp_audit_entry entry = {
+                .time_ms = time_ms,
+                .caller_uid = uid,
+                .caller_pid = 77,
+                .caller_name = uid == 1000 ? "alice" : NULL,
+                .instance = instance,
+                .owner_uid = owner_uid,
+                .action = action,
+                .decision = decision,
+                .reason = "test",
+        };
+        vp_error err = {};
+
+        assert_int_equal(vp_db_audit_add(db, &entry, &err), 0);
+}
+
+static json_t *list_audit(vp_db *db, int64_t since_ms, const char *instance, int64_t visible_to_uid,
+                          unsigned limit)
+{
+        vp_audit_filter filter = {
+                .since_ms = since_ms,
+                .instance = instance,
+                .visible_to_uid = visible_to_uid,
+                .limit = limit,
+        };
+        json_t *entries = NULL;
+        vp_error err = {};
+
+        assert_int_equal(vp_db_audit_list(db, &filter, &entries, &err), 0);
+        assert_true(json_is_array(entries));
+        return entries;
+}
+
+static void audit_add_and_list(void **state)
+{
+        fixture *f = *state;
+        json_t *detail = json_pack("{s:b, s:[s]}", "network", true, "shares", "/home/alice/doc");
+        vp_audit_entry entry = {
+                .caller_uid = 1000,
+                .caller_pid = 4242,
+                .caller_name = "alice",
+                .instance = "a1",
+                .owner_uid = -1,
+                .action = "Start",
+                .decision = VP_AUDIT_ALLOW,
+                .reason = "owner",
+                .detail = detail,
+        };
+        vp_error err = {};
+        int64_t before = vp_db_now_ms();
+
+        assert_int_equal(vp_db_add_instance(f->db, &instance_a, &caller, &err), 0);
+        assert_int_equal(vp_db_audit_add(f->db, &entry, &err), 0);
+        entry.instance = NULL;
+        entry.action = "GetInfo";
+        entry.decision = VP_AUDIT_DENY;
+        entry.detail = NULL;
+        entry.caller_name = NULL;
+        assert_int_equal(vp_db_audit_add(f->db, &entry, &err), 0);
+
+        json_t *entries = list_audit(f->db, 0, NULL, -1, 0);
+        assert_int_equal(json_array_size(entries), 2);
+        json_t *first = json_array_get(entries, 0);
+        assert_string_equal(member_string(first, "action"), "Start");
+        assert_string_equal(member_string(first, "decision"), "allow");
+        assert_string_equal(member_string(first, "caller_name"), "alice");
+        assert_string_equal(member_string(first, "instance"), "a1");
+        assert_string_equal(member_string(first, "reason"), "owner");
+        /* owner_uid -1 took the instance row's owner. */
+        assert_int_equal(json_integer_value(json_object_get(first, "owner_uid")), 1000);
+        assert_int_equal(json_integer_value(json_object_get(first, "caller_pid")), 4242);
+        assert_true(json_integer_value(json_object_get(first, "time_ms")) >= before);
+        assert_true(json_equal(json_object_get(first, "detail"), detail));
+
+        json_t *second = json_array_get(entries, 1);
+        assert_true(json_is_null(json_object_get(second, "instance")));
+        assert_true(json_is_null(json_object_get(second, "owner_uid")));
+        assert_true(json_is_null(json_object_get(second, "caller_name")));
+        assert_true(json_is_null(json_object_get(second, "detail")));
+        assert_true(json_integer_value(json_object_get(second, "id")) >
+                    json_integer_value(json_object_get(first, "id")));
+        json_decref(entries);
+        json_decref(detail);
+}
+
+static void audit_invalid_entry(void **state)
+{
+        fixture *f = *state;
+        vp_audit_entry entry = { .caller_uid = 1000, .owner_uid = -1, .action = "Start", .decision = "maybe" };
+        vp_error err = {};
+
+        assert_int_equal(vp_db_audit_add(f->db, &entry, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "maybe"));
+        entry.decision = NULL;
+        assert_int_equal(vp_db_audit_add(f->db, &entry, &err), -EINVAL);
+        entry.decision = VP_AUDIT_EVENT;
+        entry.action = NULL;
+        assert_int_equal(vp_db_audit_add(f->db, &entry, &err), -EINVAL);
+
+        json_t *entries = list_audit(f->db, 0, NULL, -1, 0);
+        assert_int_equal(json_array_size(entries), 0);
+        json_decref(entries);
+}
+
+static void audit_filters(void **state)
+{
+        fixture *f = *state;
+
+        add_audit(f->db, 1000, 1000, "a1", 1000, "Install", VP_AUDIT_ALLOW);
+        add_audit(f->db, 2000, 1000, "b2", 1000, "Install", VP_AUDIT_ALLOW);
+        add_audit(f->db, 3000, 0, "a1", 1000, "vm-started", VP_AUDIT_EVENT);
+        add_audit(f->db, 4000, 0, "a1", 1000, "vm-stopped", VP_AUDIT_EVENT);
+
+        json_t *entries = list_audit(f->db, 2000, NULL, -1, 0);
+        assert_int_equal(json_array_size(entries), 3);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(entries, 0), "time_ms")), 2000);
+        json_decref(entries);
+
+        entries = list_audit(f->db, 0, "a1", -1, 0);
+        assert_int_equal(json_array_size(entries), 3);
+        json_decref(entries);
+
+        /* The limit keeps the newest entries, still oldest first. */
+        entries = list_audit(f->db, 0, NULL, -1, 2);
+        assert_int_equal(json_array_size(entries), 2);
+        assert_string_equal(member_string(json_array_get(entries, 0), "action"), "vm-started");
+        assert_string_equal(member_string(json_array_get(entries, 1), "action"), "vm-stopped");
+        json_decref(entries);
+
+        entries = list_audit(f->db, 5000, NULL, -1, 0);
+        assert_int_equal(json_array_size(entries), 0);
+        json_decref(entries);
+}
+
+static void audit_visibility(void **state)
+{
+        fixture *f = *state;
+
+        add_audit(f->db, 1000, 1000, "a1", 1000, "Install", VP_AUDIT_ALLOW); /* alice's own */
+        add_audit(f->db, 2000, 0, "a1", 1000, "vm-started", VP_AUDIT_EVENT); /* on alice's instance */
+        add_audit(f->db, 3000, 1001, "a1", 1000, "Stop", VP_AUDIT_DENY);     /* bob denied on alice's */
+        add_audit(f->db, 4000, 0, "root1", 0, "Install", VP_AUDIT_ALLOW);    /* root's */
+        add_audit(f->db, 5000, 1000, "root1", 0, "Info", VP_AUDIT_DENY);     /* alice denied on root's */
+        add_audit(f->db, 6000, 1001, NULL, -1, "List", VP_AUDIT_DENY);       /* bob, no instance */
+
+        json_t *entries = list_audit(f->db, 0, NULL, 1000, 0);
+        assert_int_equal(json_array_size(entries), 4);
+        size_t i;
+        json_t *entry;
+        json_array_foreach(entries, i, entry) {
+                json_int_t caller_uid = json_integer_value(json_object_get(entry, "caller_uid"));
+                json_t *owner = json_object_get(entry, "owner_uid");
+                assert_true(caller_uid == 1000 || (json_is_integer(owner) && json_integer_value(owner) == 1000));
+        }
+        json_decref(entries);
+
+        entries = list_audit(f->db, 0, NULL, 1001, 0);
+        assert_int_equal(json_array_size(entries), 2);
+        json_decref(entries);
+
+        entries = list_audit(f->db, 0, NULL, 4242, 0);
+        assert_int_equal(json_array_size(entries), 0);
+        json_decref(entries);
+
+        entries = list_audit(f->db, 0, NULL, -1, 0);
+        assert_int_equal(json_array_size(entries), 6);
+        json_decref(entries);
+}
+
+static void audit_owner_recorded_at_write_time(void **state)
+{
+        fixture *f = *state;
+        vp_error err = {};
+
+        assert_int_equal(vp_db_add_instance(f->db, &instance_a, &caller, &err), 0);
+        add_audit(f->db, 1000, 0, "a1", -1, "vm-started", VP_AUDIT_EVENT);
+        assert_int_equal(vp_db_remove_instance(f->db, "a1", true, &caller, &err), 0);
+        /* A later instance of the same name belongs to someone else. */
+        vp_db_instance other = instance_a;
+        other.owner_uid = 1001;
+        assert_int_equal(vp_db_add_instance(f->db, &other, &caller, &err), 0);
+        add_audit(f->db, 2000, 0, "a1", -1, "vm-started", VP_AUDIT_EVENT);
+
+        json_t *entries = list_audit(f->db, 0, NULL, 1000, 0);
+        assert_int_equal(json_array_size(entries), 1);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(entries, 0), "time_ms")), 1000);
+        json_decref(entries);
+}
+
+static void audit_update_and_delete_refused(void **state)
+{
+        fixture *f = *state;
+        sqlite3 *raw = NULL;
+        char *message = NULL;
+
+        add_audit(f->db, 1000, 1000, "a1", 1000, "Stop", VP_AUDIT_DENY);
+        assert_int_equal(sqlite3_open(f->path, &raw), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(raw, "UPDATE audit SET decision = 'allow'", NULL, NULL, &message),
+                         SQLITE_CONSTRAINT);
+        assert_non_null(message);
+        assert_non_null(strstr(message, "append-only"));
+        sqlite3_free(message);
+        message = NULL;
+        assert_int_equal(sqlite3_exec(raw, "DELETE FROM audit", NULL, NULL, &message), SQLITE_CONSTRAINT);
+        assert_non_null(strstr(message, "append-only"));
+        sqlite3_free(message);
+        sqlite3_close(raw);
+
+        json_t *entries = list_audit(f->db, 0, NULL, -1, 0);
+        assert_int_equal(json_array_size(entries), 1);
+        assert_string_equal(member_string(json_array_get(entries, 0), "decision"), "deny");
+        json_decref(entries);
+}
+
+static void audit_limit_capped(void **state)
+{
+        fixture *f = *state;
+
+        for (int i = 0; i < VP_AUDIT_LIST_DEFAULT + 5; i++)
+                add_audit(f->db, 1000 + i, 1000, "a1", 1000, "Start", VP_AUDIT_ALLOW);
+        json_t *entries = list_audit(f->db, 0, NULL, -1, 0);
+        assert_int_equal(json_array_size(entries), VP_AUDIT_LIST_DEFAULT);
+        json_decref(entries);
+        entries = list_audit(f->db, 0, NULL, -1, VP_AUDIT_LIST_MAX * 10);
+        assert_int_equal(json_array_size(entries), VP_AUDIT_LIST_DEFAULT + 5);
+        json_decref(entries);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -242,6 +473,13 @@ int main(void)
                 cmocka_unit_test_setup_teardown(db_list_sorted, setup, teardown),
                 cmocka_unit_test_setup_teardown(db_reopen_keeps_state, setup, teardown),
                 cmocka_unit_test_setup_teardown(db_other_schema_rejected, setup, teardown),
+                cmocka_unit_test_setup_teardown(audit_add_and_list, setup, teardown),
+                cmocka_unit_test_setup_teardown(audit_invalid_entry, setup, teardown),
+                cmocka_unit_test_setup_teardown(audit_filters, setup, teardown),
+                cmocka_unit_test_setup_teardown(audit_visibility, setup, teardown),
+                cmocka_unit_test_setup_teardown(audit_owner_recorded_at_write_time, setup, teardown),
+                cmocka_unit_test_setup_teardown(audit_update_and_delete_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(audit_limit_capped, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "role.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+
+/* Upper bound on the groups of one user that the lookup reads; getgrouplist(3) reports
+ * more as an error rather than a silent truncation. */
+#define MAX_USER_GROUPS 65536
+
+/* Read a passwd entry into a buffer that grows until getpwuid_r(3) fits. */
+static int read_passwd(uid_t uid, struct passwd *pw, char **ret_buffer)
+{
+        size_t size = 1024;
+
+        for (;;) {
+                _cleanup_free_ char *buffer = malloc(size);
+                struct passwd *result = NULL;
+                if (!buffer)
+                        return -ENOMEM;
+                int r = getpwuid_r(uid, pw, buffer, size, &result);
+                if (r == ERANGE && size < 1024 * 1024) {
+                        size *= 2;
+                        continue;
+                }
+                if (r != 0)
+                        return -r;
+                if (!result)
+                        return -ENOENT;
+                *ret_buffer = TAKE_PTR(buffer);
+                return 0;
+        }
+}
+
+static int system_user_name(void *userdata _unused_, uid_t uid, char **ret_name)
+{
+        _cleanup_free_ char *buffer = NULL;
+        struct passwd pw;
+        int r = read_passwd(uid, &pw, &buffer);
+
+        if (r < 0)
+                return r;
+        char *name = strdup(pw.pw_name);
+        if (!name)
+                return -ENOMEM;
+        *ret_name = name;
+        return 0;
+}
+
+static int find_group_gid(const char *group, gid_t *ret_gid)
+{
+        size_t size = 1024;
+
+        for (;;) {
+                _cleanup_free_ char *buffer = malloc(size);
+                struct group gr, *result = NULL;
+                if (!buffer)
+                        return -ENOMEM;
+                int r = getgrnam_r(group, &gr, buffer, size, &result);
+                if (r == ERANGE && size < 1024 * 1024) {
+                        size *= 2;
+                        continue;
+                }
+                if (r != 0)
+                        return -r;
+                if (!result)
+                        return -ENOENT;
+                *ret_gid = gr.gr_gid;
+                return 0;
+        }
+}
+
+static int system_user_in_group(void *userdata _unused_, uid_t uid, const char *group)
+{
+        _cleanup_free_ char *buffer = NULL;
+        _cleanup_free_ gid_t *groups = NULL;
+        struct passwd pw;
+        gid_t gid = 0;
+        int count = 64;
+
+        int r = find_group_gid(group, &gid);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        r = read_passwd(uid, &pw, &buffer);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (pw.pw_gid == gid)
+                return 1;
+
+        /* getgrouplist(3) returns -1 and sets count to the number needed when the array
+         * is too small. */
+        for (;;) {
+                int capacity = count;
+                free(groups);
+                groups = calloc((size_t) capacity, sizeof(gid_t));
+                if (!groups)
+                        return -ENOMEM;
+                if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &count) >= 0)
+                        break;
+                if (count <= capacity) /* failed without asking for more room */
+                        return -EIO;
+                if (count > MAX_USER_GROUPS)
+                        return -E2BIG;
+        }
+        for (int i = 0; i < count; i++)
+                if (groups[i] == gid)
+                        return 1;
+        return 0;
+}
+
+const vp_role_lookup vp_role_lookup_system = {
+        .user_name = system_user_name,
+        .user_in_group = system_user_in_group,
+};
+
+int vp_role_of(const vp_role_lookup *lookup, uid_t uid, bool system_mode, uid_t daemon_uid, vp_role *ret,
+               vp_error *err)
+{
+        int r;
+
+        if (!lookup)
+                lookup = &vp_role_lookup_system;
+        if (uid == 0 || (!system_mode && uid == daemon_uid)) {
+                *ret = VP_ROLE_ADMIN;
+                return 0;
+        }
+        /* A session daemon serves its own user only; the socket's directory keeps others out. */
+        if (!system_mode) {
+                *ret = VP_ROLE_NONE;
+                return 0;
+        }
+
+        r = lookup->user_in_group(lookup->userdata, uid, VP_ROLE_GROUP_ADMINS);
+        if (r < 0)
+                return vp_error_set_errno(err, r, "looking up whether uid %u is in group %s", uid,
+                                          VP_ROLE_GROUP_ADMINS);
+        if (r > 0) {
+                *ret = VP_ROLE_ADMIN;
+                return 0;
+        }
+        r = lookup->user_in_group(lookup->userdata, uid, VP_ROLE_GROUP_USERS);
+        if (r < 0)
+                return vp_error_set_errno(err, r, "looking up whether uid %u is in group %s", uid,
+                                          VP_ROLE_GROUP_USERS);
+        *ret = r > 0 ? VP_ROLE_USER : VP_ROLE_NONE;
+        return 0;
+}
+
+const char *vp_role_name(vp_role role)
+{
+        switch (role) {
+        case VP_ROLE_ADMIN:
+                return "administrator";
+        case VP_ROLE_USER:
+                return "user";
+        case VP_ROLE_NONE:
+                break;
+        }
+        return "none";
+}
+
+bool vp_role_may_act_on(vp_role role, uid_t uid, uid_t owner_uid)
+{
+        return role == VP_ROLE_ADMIN || (role == VP_ROLE_USER && uid == owner_uid);
+}
+
+char *vp_role_user_name(const vp_role_lookup *lookup, uid_t uid)
+{
+        char *name = NULL;
+
+        if (!lookup)
+                lookup = &vp_role_lookup_system;
+        if (lookup->user_name(lookup->userdata, uid, &name) < 0)
+                return NULL;
+        return name;
+}
