@@ -23,8 +23,18 @@ static bool system_mode(void)
         return value && strcmp(value, "1") == 0;
 }
 
+/* A socket path set in the environment, e.g. by tests that run their own system daemon. */
+static const char *socket_override(void)
+{
+        const char *value = getenv("VMPACK_SOCKET");
+
+        return value && value[0] ? value : NULL;
+}
+
 char *vp_client_socket_path(void)
 {
+        if (socket_override())
+                return strdup(socket_override());
         if (system_mode())
                 return strdup(VP_API_SYSTEM_SOCKET);
         return vp_path(VP_DIR_RUNTIME, VP_API_SOCKET_NAME);
@@ -154,6 +164,8 @@ int vp_client_connect(vp_client *client, vp_error *err)
 
         r = connect_socket(path, &fd, err);
         if (r == -ENOENT || r == -ECONNREFUSED) {
+                if (socket_override())
+                        return vp_error_prefix(err, "no vmpackd listens on VMPACK_SOCKET");
                 if (system_mode())
                         return vp_error_prefix(err, "the system daemon is not running (systemctl start vmpackd)");
 

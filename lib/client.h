@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The client side of the vmpackd API (see api.h). vp_client_connect() finds the daemon:
- * the system daemon's socket when VMPACK_SYSTEM=1 is set, else the session daemon's
- * VP_DIR_RUNTIME/vmpackd.sock, which it starts on demand when no daemon listens there.
+ * the socket path in VMPACK_SOCKET when set, else the system daemon's socket when
+ * VMPACK_SYSTEM=1 is set, else the session daemon's VP_DIR_RUNTIME/vmpackd.sock, which it
+ * starts on demand when no daemon listens there. It starts a daemon only in the last case.
  */
 #pragma once
 

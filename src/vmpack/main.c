@@ -28,6 +28,7 @@ static const struct verb {
         { "resume", verb_resume, "continue a suspended instance from its saved state" },
         { "ps", verb_ps, "list running instances" },
         { "logs", verb_logs, "print an instance's app output" },
+        { "audit", verb_audit, "show vmpackd's audit log of decisions and VM events" },
 };
 
 void vp_log_error(const char *fmt, ...)
@@ -95,7 +96,11 @@ static void print_usage(FILE *out)
         fputs("\nRun 'vmpack COMMAND --help' for the options of a command.\n\n"
               "Exit status: 0 on success, 1 when the command failed, 2 on a usage error (an\n"
               "unknown option, an invalid option value or name, a missing argument). vmpack run\n"
-              "returns the app's status instead (see 'vmpack run --help').\n",
+              "returns the app's status instead (see 'vmpack run --help').\n\n"
+              "Environment:\n"
+              "  VMPACK_SYSTEM=1     use the system daemon (/run/vmpack/vmpackd.sock) instead of\n"
+              "                      the session daemon, which vmpack starts on demand\n"
+              "  VMPACK_SOCKET=PATH  connect to the daemon listening on PATH; no daemon is started\n",
               out);
 }
 

@@ -57,7 +57,15 @@ static void print_help(FILE *out)
               "                             0 never exits (default: 300 in session mode, 0 in system mode)\n"
               "      --log-max SIZE         cap of each instance's app.log, in bytes unless suffixed\n"
               "                             K, M or G; the previous log is kept as app.log.1 (default: 8M)\n"
-              "  -h, --help                 show this help\n",
+              "  -h, --help                 show this help\n\n"
+              "Environment:\n"
+              "  VMPACK_SOCKET=PATH         with --system, listen on PATH instead of\n"
+              "                             $VMPACK_RUNTIME_DIR/vmpackd.sock (clients take the same variable)\n"
+              "  VMPACK_DATA_DIR, VMPACK_CACHE_DIR, VMPACK_CONFIG_DIR, VMPACK_RUNTIME_DIR\n"
+              "                             state, cache, configuration and runtime directories\n\n"
+              "Access: the system socket is mode 0666 and each request is checked against the\n"
+              "caller's uid (SO_PEERCRED): root and group vmpack-admin administer every instance,\n"
+              "group vmpack may use its own instances, anyone else may call GetInfo only.\n",
               out);
 }
 
@@ -356,9 +364,15 @@ int main(int argc, char **argv)
                 return 0;
         }
         db_path = vp_strdup_printf("%s/%s", data_dir, VP_DB_FILE);
-        socket_path = vp_strdup_printf("%s/%s", runtime_dir, VP_API_SOCKET_NAME);
+        /* Tests run a system daemon beside the real one on a socket of their own. */
+        if (d.system_mode && getenv("VMPACK_SOCKET") && getenv("VMPACK_SOCKET")[0])
+                socket_path = strdup(getenv("VMPACK_SOCKET"));
+        else
+                socket_path = vp_strdup_printf("%s/%s", runtime_dir, VP_API_SOCKET_NAME);
         if (r == 0 && (!db_path || !socket_path))
                 r = vp_error_set(&err, -ENOMEM, "out of memory");
+        if (r == 0 && socket_path[0] != '/')
+                r = vp_error_set(&err, -EINVAL, "VMPACK_SOCKET '%s' is not an absolute path", socket_path);
         r = r ?: vp_db_open(db_path, &d.db, &err);
         r = r ?: listen_on(socket_path, d.system_mode, &d.listen_fd, &err);
         if (r < 0) {

@@ -68,9 +68,10 @@ json_t *methods_instance_json(daemon_state *d, const char *name)
         return object;
 }
 
-/* Look the instance up and check that the caller may act on it: its owner, root, or the
- * daemon's own user. Replies with an error and returns NULL otherwise. */
-static json_t *authorize(daemon_state *d, connection *c, const char *name)
+/* Look the instance up and check that the caller may call method on it: its owner or an
+ * administrator (see lib/role.h). Replies with an error, and records a denial in the audit
+ * log, and returns NULL otherwise. */
+static json_t *authorize(daemon_state *d, connection *c, const char *method, const char *name)
 {
         json_t *object = NULL;
         vp_error err = {};
@@ -80,11 +81,7 @@ static json_t *authorize(daemon_state *d, connection *c, const char *name)
                 return NULL;
         }
         uid_t owner = (uid_t) json_integer_value(json_object_get(object, "owner_uid"));
-        if (c->peer.uid != owner && c->peer.uid != 0 && c->peer.uid != d->uid) {
-                char message[256];
-                snprintf(message, sizeof(message), "instance '%s' belongs to uid %u", name, owner);
-                log_message(name, "denied uid %u (pid %d): %s", c->peer.uid, c->peer.pid, message);
-                server_reply_error(c, VP_API_ERROR_PERMISSION_DENIED, message);
+        if (!audit_check_owner(d, c, method, name, owner)) {
                 json_decref(object);
                 return NULL;
         }
@@ -192,6 +189,10 @@ static void method_install(daemon_state *d, connection *c, const vp_api_request 
 
         log_message(name, "installed from image %s (%.12s) for uid %u%s", image->name ? image->name : "-",
                     image->digest, c->peer.uid, reused ? ", reusing its kept data volume" : "");
+        json_t *detail = json_pack("{s:s?, s:s, s:s?, s:b}", "image", image->name, "digest", image->digest,
+                                   "workspace", workspace, "reused_data", reused);
+        audit_allow(d, c, "Install", name, NULL, detail);
+        json_decref(detail);
         json_t *object = methods_instance_json(d, name);
         json_t *reply = json_pack("{s:o, s:b}", "instance", object ? object : json_null(), "reused_data", reused);
         server_reply(c, reply);
@@ -199,8 +200,8 @@ static void method_install(daemon_state *d, connection *c, const vp_api_request 
 }
 
 /* Purge the data volume that an uninstall without purge kept, when no instance has the
- * name. Its owner is not recorded, so only root and the daemon's user may do this.
- * Returns true when it replied. */
+ * name. Its owner is not recorded, so only administrators may do this. Returns true when
+ * it replied. */
 static bool purge_kept_data(daemon_state *d, connection *c, const char *name)
 {
         _cleanup_free_ char *data_path = vp_instance_path(name, "data.qcow2");
@@ -214,11 +215,16 @@ static bool purge_kept_data(daemon_state *d, connection *c, const char *name)
                 json_decref(existing);
                 return false;
         }
-        if (c->peer.uid != 0 && c->peer.uid != d->uid) {
-                server_reply_error(c, VP_API_ERROR_PERMISSION_DENIED,
-                                   "only root may purge the kept data of an uninstalled instance");
+        if (c->role != VP_ROLE_ADMIN) {
+                audit_deny(d, c, "Uninstall", name, NULL,
+                           "uid %u may not purge the kept data of uninstalled instance '%s': only members of "
+                           "group %s may, because the data's owner is no longer recorded",
+                           c->peer.uid, name, VP_ROLE_GROUP_ADMINS);
                 return true;
         }
+        json_t *detail = json_pack("{s:b, s:b}", "purge", true, "kept_data_only", true);
+        audit_allow(d, c, "Uninstall", name, NULL, detail);
+        json_decref(detail);
         if (vp_rm_rf(directory, &err) < 0) {
                 reply_failure(c, name, "Uninstall", &err);
                 return true;
@@ -240,7 +246,7 @@ static void method_uninstall(daemon_state *d, connection *c, const vp_api_reques
 
         if (purge && purge_kept_data(d, c, name))
                 return;
-        json_t *object = authorize(d, c, name);
+        json_t *object = authorize(d, c, "Uninstall", name);
         if (!object)
                 return;
         _cleanup_free_ char *digest = strdup(json_string_value(json_object_get(object, "image")) ?: "");
@@ -252,6 +258,9 @@ static void method_uninstall(daemon_state *d, connection *c, const vp_api_reques
                 server_reply_error(c, VP_API_ERROR_INSTANCE_RUNNING, message);
                 return;
         }
+        json_t *detail = json_pack("{s:b}", "purge", purge);
+        audit_allow(d, c, "Uninstall", name, NULL, detail);
+        json_decref(detail);
         if (suspended && discard_saved_state(d, name, "Uninstall", &caller, &err) < 0) {
                 reply_failure(c, name, "Uninstall", &err);
                 return;
@@ -284,6 +293,9 @@ static void method_list(daemon_state *d, connection *c, const vp_api_request *re
         }
         json_array_foreach(instances, i, item) {
                 const char *name = json_string_value(json_object_get(item, "name"));
+                uid_t owner = (uid_t) json_integer_value(json_object_get(item, "owner_uid"));
+                if (!vp_role_may_act_on(c->role, c->peer.uid, owner))
+                        continue;
                 instance_run *run = supervise_find(d, name);
                 if (running_only && !run)
                         continue;
@@ -306,7 +318,7 @@ static void method_info(daemon_state *d, connection *c, const vp_api_request *re
         vp_error err = {};
         struct stat st;
 
-        json_t *object = authorize(d, c, name);
+        json_t *object = authorize(d, c, "Info", name);
         if (!object)
                 return;
         instance_run *run = supervise_find(d, name);
@@ -462,7 +474,7 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
         vp_error err = {};
         char message[512];
 
-        json_t *object = authorize(d, c, name);
+        json_t *object = authorize(d, c, "Start", name);
         if (!object)
                 return;
         const char *digest = json_string_value(json_object_get(object, "image"));
@@ -483,8 +495,10 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
          * system mode only root and the daemon's user may share files. */
         if (json_array_size(json_object_get(request->parameters, "files")) > 0 && c->peer.uid != d->uid &&
             c->peer.uid != 0) {
-                server_reply_error(c, VP_API_ERROR_PERMISSION_DENIED,
-                                   "sharing host files through the system daemon is not supported yet");
+                audit_deny(d, c, "Start", name, json_object_get(request->parameters, "files"),
+                           "uid %u may not share host files through the system daemon: only root may, "
+                           "until the daemon can check that the caller may read them",
+                           c->peer.uid);
                 goto out;
         }
         if (vp_store_find_image(digest, &image, &err) < 0) {
@@ -509,6 +523,7 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
                 server_reply_error(c, VP_API_ERROR_FAILED, "out of memory");
                 goto out;
         }
+        audit_allow(d, c, "Start", name, NULL, request->parameters);
         if (supervise_start(d, name, &spec, &run, &err) < 0) {
                 reply_failure(c, name, "Start", &err);
                 goto out;
@@ -532,7 +547,7 @@ static void method_stop(daemon_state *d, connection *c, const vp_api_request *re
         vp_db_caller caller = caller_of(c);
         char message[256];
 
-        json_t *object = authorize(d, c, name);
+        json_t *object = authorize(d, c, force ? "Kill" : "Stop", name);
         if (!object)
                 return;
         bool suspended = is_suspended(object);
@@ -540,6 +555,7 @@ static void method_stop(daemon_state *d, connection *c, const vp_api_request *re
         instance_run *run = supervise_find(d, name);
         if (!run && suspended) {
                 vp_error err = {};
+                audit_allow(d, c, force ? "Kill" : "Stop", name, NULL, request->parameters);
                 if (discard_saved_state(d, name, force ? "Kill" : "Stop", &caller, &err) < 0) {
                         reply_failure(c, name, force ? "Kill" : "Stop", &err);
                         return;
@@ -570,6 +586,7 @@ static void method_stop(daemon_state *d, connection *c, const vp_api_request *re
                 return;
         }
 
+        audit_allow(d, c, force ? "Kill" : "Stop", name, NULL, request->parameters);
         if (force)
                 supervise_kill(d, run, &caller);
         else
@@ -587,7 +604,7 @@ static void method_suspend(daemon_state *d, connection *c, const vp_api_request 
         vp_db_caller caller = caller_of(c);
         char message[512];
 
-        json_t *object = authorize(d, c, name);
+        json_t *object = authorize(d, c, "Suspend", name);
         if (!object)
                 return;
         bool suspended = is_suspended(object);
@@ -617,6 +634,7 @@ static void method_suspend(daemon_state *d, connection *c, const vp_api_request 
                 server_reply_error(c, VP_API_ERROR_FAILED, "too many clients wait for this instance");
                 return;
         }
+        audit_allow(d, c, "Suspend", name, NULL, NULL);
         supervise_suspend(d, run, &caller);
         run->waiters[run->n_waiters++] = c;
         c->waiting = true;
@@ -637,7 +655,7 @@ static void method_resume(daemon_state *d, connection *c, const vp_api_request *
         vp_error err = {};
         char message[512];
 
-        json_t *object = authorize(d, c, name);
+        json_t *object = authorize(d, c, "Resume", name);
         if (!object)
                 return;
         const char *digest = json_string_value(json_object_get(object, "image"));
@@ -680,6 +698,7 @@ static void method_resume(daemon_state *d, connection *c, const vp_api_request *
                 server_reply_error(c, VP_API_ERROR_FAILED, "out of memory");
                 goto out;
         }
+        audit_allow(d, c, "Resume", name, NULL, NULL);
         if (supervise_start(d, name, &spec, &run, &err) < 0) {
                 reply_failure(c, name, "Resume", &err);
                 goto out;
@@ -720,7 +739,7 @@ static void method_logs(daemon_state *d, connection *c, const vp_api_request *re
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
 
-        json_t *object = authorize(d, c, name);
+        json_t *object = authorize(d, c, "Logs", name);
         if (!object)
                 return;
         json_decref(object);
@@ -757,10 +776,69 @@ static void method_logs(daemon_state *d, connection *c, const vp_api_request *re
         json_decref(reply);
 }
 
+/* Room left in a reply for everything but the entries. */
+#define AUDIT_REPLY_MARGIN 4096
+
+static void method_audit(daemon_state *d, connection *c, const vp_api_request *request)
+{
+        json_t *since = json_object_get(request->parameters, "since_ms");
+        json_t *limit = json_object_get(request->parameters, "limit");
+        const char *instance = string_parameter(request, "instance");
+        json_t *entries = NULL;
+        vp_error err = {};
+        char message[256];
+
+        if (limit && (json_integer_value(limit) < 1 || json_integer_value(limit) > VP_AUDIT_LIST_MAX)) {
+                snprintf(message, sizeof(message), "Audit: limit must be 1 to %d", VP_AUDIT_LIST_MAX);
+                server_reply_error(c, VP_API_ERROR_INVALID_PARAMETER, message);
+                return;
+        }
+        if (instance && !vp_instance_name_valid(instance)) {
+                snprintf(message, sizeof(message), "Audit: invalid instance name '%.100s'", instance);
+                server_reply_error(c, VP_API_ERROR_INVALID_PARAMETER, message);
+                return;
+        }
+        /* Users read the entries they caused and those about their instances. */
+        vp_audit_filter filter = {
+                .since_ms = since ? json_integer_value(since) : 0,
+                .instance = instance,
+                .visible_to_uid = c->role == VP_ROLE_ADMIN ? -1 : (int64_t) c->peer.uid,
+                .limit = limit ? (unsigned) json_integer_value(limit) : VP_AUDIT_LIST_DEFAULT,
+        };
+        if (vp_db_audit_list(d->db, &filter, &entries, &err) < 0) {
+                reply_failure(c, NULL, "Audit", &err);
+                return;
+        }
+
+        /* Keep the newest entries that fit in one message. */
+        size_t total = 0, first = json_array_size(entries);
+        while (first > 0) {
+                size_t size = json_dumpb(json_array_get(entries, first - 1), NULL, 0, JSON_COMPACT) + 1;
+                if (total + size > VP_API_MESSAGE_MAX - AUDIT_REPLY_MARGIN)
+                        break;
+                total += size;
+                first--;
+        }
+        json_t *kept = json_array();
+        for (size_t i = first; kept && i < json_array_size(entries); i++)
+                json_array_append(kept, json_array_get(entries, i));
+        json_decref(entries);
+        if (!kept) {
+                server_reply_error(c, VP_API_ERROR_FAILED, "out of memory");
+                return;
+        }
+
+        json_t *reply = json_pack("{s:o, s:b}", "entries", kept, "truncated", first > 0);
+        server_reply(c, reply);
+        json_decref(reply);
+}
+
 void methods_dispatch(daemon_state *d, connection *c, const vp_api_request *request)
 {
         const char *m = request->method;
 
+        if (!audit_identify(d, c) || !audit_check_method(d, c, m))
+                return;
         if (strcmp(m, "GetInfo") == 0)
                 method_get_info(d, c, request);
         else if (strcmp(m, "Install") == 0)
@@ -785,6 +863,8 @@ void methods_dispatch(daemon_state *d, connection *c, const vp_api_request *requ
                 method_list(d, c, request, true);
         else if (strcmp(m, "Logs") == 0)
                 method_logs(d, c, request);
+        else if (strcmp(m, "Audit") == 0)
+                method_audit(d, c, request);
         else
                 server_reply_error(c, VP_API_ERROR_METHOD_NOT_FOUND, "method not implemented");
 }

@@ -103,6 +103,7 @@ void server_close_connection(daemon_state *d, connection *c)
                                 run->waiters[j] = NULL;
         }
         close(c->fd);
+        free(c->user_name);
         free(c->input);
         free(c->output);
         free(c);

@@ -189,6 +189,20 @@ static int open_log(const char *name, const char *file, int flags, vp_error *err
         return fd;
 }
 
+/* Record a booted VM with what it was given: the grant when the caller passed one, and
+ * the resources and devices of the spec. */
+static void audit_vm_started(daemon_state *d, const char *name, const supervise_spec *spec, pid_t pid)
+{
+        json_t *detail = json_pack("{s:O?, s:i, s:I, s:b, s:b, s:b, s:b, s:i, s:i}", "grant", spec->grant,
+                                   "cpus", (int) spec->cpus, "memory_mib", (json_int_t) spec->memory_mib, "gui",
+                                   spec->gui, "audio", spec->audio, "microphone", spec->microphone, "clipboard",
+                                   spec->clipboard, "files", (int) (spec->files ? strv_length(spec->files) : 0),
+                                   "supervisor_pid", (int) pid);
+
+        audit_event(d, NULL, name, "vm-started", NULL, detail);
+        json_decref(detail);
+}
+
 int supervise_start(daemon_state *d, const char *name, const supervise_spec *spec, instance_run **ret,
                     vp_error *err)
 {
@@ -265,6 +279,9 @@ int supervise_start(daemon_state *d, const char *name, const supervise_spec *spe
         }
 
         log_message(name, "%s (supervisor pid %d)", spec->resume ? "resuming" : "started", run->pid);
+        /* A resume is recorded once the guest runs again, in supervise_read_status(). */
+        if (!spec->resume)
+                audit_vm_started(d, name, spec, run->pid);
         *ret = run;
         return 0;
 
@@ -361,10 +378,14 @@ void supervise_read_status(daemon_state *d, instance_run *run)
                                 *end++ = '\0';
                         if (strcmp(line, "resumed") == 0 && run->pending == PENDING_RESUME) {
                                 log_message(run->name, "resumed from the saved state");
+                                audit_event(d, NULL, run->name, "vm-resumed", "resumed from the saved state",
+                                            NULL);
                                 run->pending = PENDING_NONE;
                                 reply_waiters(d, run, NULL);
                         } else if (strncmp(line, "suspend-failed ", 15) == 0 && run->pending == PENDING_SUSPEND) {
                                 log_message(run->name, "suspend failed, the VM runs on: %s", line + 15);
+                                audit_event(d, &run->stop_caller, run->name, "vm-suspend-failed", line + 15,
+                                            NULL);
                                 run->pending = PENDING_NONE;
                                 free(run->stop_reason);
                                 run->stop_reason = NULL;
@@ -573,6 +594,13 @@ void supervise_reap(daemon_state *d, instance_run *run)
         log_message(run->name, "%s: %s", state, reason ? reason : "(out of memory)");
         if (vp_db_set_state(d->db, run->name, state, 0, suspended ? -1 : status, reason, caller, &err) < 0)
                 log_message(run->name, "recording the end of the run failed: %s", err.message);
+        json_t *detail = json_pack("{s:s, s:i}", "state", state, "exit_status", suspended ? -1 : status);
+        audit_event(d, caller, run->name,
+                    suspended                             ? "vm-suspended"
+                    : run->pending == PENDING_RESUME      ? "vm-resume-failed"
+                                                          : "vm-stopped",
+                    reason, detail);
+        json_decref(detail);
 
         /* A killed supervisor could not remove its run directory: remove it before Kill replies. */
         int stale = vp_vm_remove_stale_runtime_dirs();
@@ -666,12 +694,15 @@ void supervise_recover(daemon_state *d)
                         if (vp_db_set_state(d->db, name, "suspended", 0, -1,
                                             "VM state saved while vmpackd was not running", &self, &err) < 0)
                                 log_message(name, "%s", err.message);
+                        audit_event(d, NULL, name, "vm-suspended", "VM state saved while vmpackd was not running",
+                                    NULL);
                         continue;
                 }
                 log_message(name, "marked stopped: its supervisor (pid %d) is gone after a vmpackd restart", pid);
                 if (vp_db_set_state(d->db, name, "stopped", 0, -1,
                                     "lost: the VM ended while vmpackd was not running", &self, &err) < 0)
                         log_message(name, "%s", err.message);
+                audit_event(d, NULL, name, "vm-stopped", "lost: the VM ended while vmpackd was not running", NULL);
         }
         json_decref(instances);
 }
