@@ -161,7 +161,8 @@ static int parse_location(const char *location, parsed_location *ret, vp_error *
                         return 0;
                 }
 
-        if (strcmp(location, "~") == 0 || strcmp(location, "~/") == 0)
+        /* "home" is how a recipe asks for the whole home. */
+        if (strcmp(location, "~") == 0 || strcmp(location, "~/") == 0 || strcmp(location, "home") == 0)
                 return vp_error_set(err, -EINVAL,
                                     "share '%s': sharing the whole home is not allowed; share a folder in it, "
                                     "e.g. ~/Work",

@@ -124,6 +124,11 @@ void vp_run_exec_qemu(const run_context *ctx, char **argv, const int *keep_fds, 
         /* The port sockets are inherited through exec by number: clear CLOEXEC on them only. */
         for (size_t i = 0; i < n_keep; i++)
                 fcntl(keep_fds[i], F_SETFD, 0);
+        /* Shared folders too: QEMU opens each through /proc/self/fd/N, a magic link that
+         * reopens the same directory even inside the user namespace. They stay the
+         * caller's, so the parent never closes them. */
+        for (size_t i = 0; i < o->n_folders; i++)
+                fcntl(o->folders[i].fd, F_SETFD, 0);
 
         sigset_t all;
         sigemptyset(&all);

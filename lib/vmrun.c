@@ -135,6 +135,14 @@ static int write_config(run_context *ctx, vp_error *err)
                                                               VP_RUN_FILES_DIR, i + 1);
                 r = r ?: (share ? config_append(f, "share", share) : -ENOMEM);
         }
+        /* The guest path is the rest of the line after the second ':', so it may contain
+         * ':' too; config_append() escapes newlines and backslashes. */
+        for (size_t i = 0; i < o->n_folders; i++) {
+                _cleanup_free_ char *share = vp_strdup_printf("dir%zu:%s:%s", i + 1,
+                                                              o->folders[i].writable ? "rw" : "ro",
+                                                              o->folders[i].guest_path);
+                r = r ?: (share ? config_append(f, "share", share) : -ENOMEM);
+        }
 
         if (o->network == VP_VM_NETWORK_UPLINK)
                 r = r ?: config_append(f, "net", VP_RUN_UPLINK_CONFIG);
@@ -236,6 +244,7 @@ static int render_spec(const run_context *ctx, vp_accel accel, const int *qemu_f
         };
         _cleanup_strv_free_ char **share_paths = strv_new();
         char share_tags[VP_VM_MAX_SHARES][16];
+        size_t n_files = 0;
         _cleanup_free_ char *spice_path = NULL;
 
         if (o->gui) {
@@ -290,6 +299,24 @@ static int render_spec(const run_context *ctx, vp_accel accel, const int *qemu_f
                         .tag = share_tags[i],
                         .host_path = share_paths[i],
                         .readonly = !o->files_writable,
+                };
+                n_files++;
+        }
+
+        /* QEMU opens each folder through its inherited descriptor (vp_run_exec_qemu()
+         * clears CLOEXEC on it), so the path the caller resolved is never looked up again. */
+        for (size_t i = 0; i < o->n_folders; i++) {
+                size_t index = n_files + i;
+                if (index >= VP_VM_MAX_SHARES)
+                        return vp_error_set(err, -E2BIG, "too many files and folders to share (max %d)",
+                                            VP_VM_MAX_SHARES);
+                if (!share_paths || strv_extendf(&share_paths, "/proc/self/fd/%d", o->folders[i].fd) < 0)
+                        return vp_error_set(err, -ENOMEM, "out of memory");
+                snprintf(share_tags[index], sizeof(share_tags[index]), "dir%zu", i + 1);
+                spec.shares[spec.n_shares++] = (vp_vm_share) {
+                        .tag = share_tags[index],
+                        .host_path = share_paths[index],
+                        .readonly = !o->folders[i].writable,
                 };
         }
 
@@ -771,6 +798,58 @@ static int check_squashfs(const vp_run_options *o, const struct stat *st, vp_err
         return vp_error_set(err, -EINVAL, "not a valid squashfs image: %s", problem);
 }
 
+static bool guest_path_valid(const char *path)
+{
+        if (path[0] != '/' || strlen(path) >= 4096)
+                return false;
+        for (const char *s = path; (s = strchr(s, '/'));) {
+                s++;
+                size_t n = strcspn(s, "/");
+                if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+                        return false;
+        }
+        return true;
+}
+
+static bool path_is_or_is_inside(const char *path, const char *dir)
+{
+        size_t n = strlen(dir);
+
+        return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Folder shares: open directories at distinct, non-nested guest paths. A share inside
+ * another would need its mount point created inside the other share, on the host. */
+static int check_folders(const vp_run_options *o, vp_error *err)
+{
+        struct stat st;
+
+        if (o->n_folders > 0 && !o->folders)
+                return vp_error_set(err, -EINVAL, "%zu folders to share but no list", o->n_folders);
+        for (size_t i = 0; i < o->n_folders; i++) {
+                const vp_run_folder *f = &o->folders[i];
+                const char *name = f->host_path ? f->host_path : f->guest_path ? f->guest_path : "?";
+
+                if (f->fd <= STDERR_FILENO || fstat(f->fd, &st) < 0)
+                        return vp_error_set(err, -EBADF, "shared folder %s: invalid file descriptor %d", name, f->fd);
+                if (!S_ISDIR(st.st_mode))
+                        return vp_error_set(err, -ENOTDIR, "shared folder %s is not a directory", name);
+                if (!f->guest_path || !guest_path_valid(f->guest_path) || strcmp(f->guest_path, "/") == 0)
+                        return vp_error_set(err, -EINVAL,
+                                            "shared folder %s: guest path '%s' is invalid (absolute, no empty, "
+                                            "'.' or '..' component)",
+                                            name, f->guest_path ? f->guest_path : "");
+                for (size_t j = 0; j < i; j++) {
+                        const char *other = o->folders[j].guest_path;
+                        if (path_is_or_is_inside(f->guest_path, other) || path_is_or_is_inside(other, f->guest_path))
+                                return vp_error_set(err, -EINVAL,
+                                                    "shared folders %s and %s overlap in the VM; share only one of them",
+                                                    f->guest_path, other);
+                }
+        }
+        return 0;
+}
+
 static int check_inputs(const vp_run_options *o, vp_error *err)
 {
         struct stat st;
@@ -798,7 +877,7 @@ static int check_inputs(const vp_run_options *o, vp_error *err)
                 if (!S_ISREG(st.st_mode))
                         return vp_error_set(err, -EINVAL, "shared file %s is not a regular file", o->files[i]);
         }
-        return 0;
+        return check_folders(o, err);
 }
 
 /* Return true when the caller asked for KVM by name (--accel kvm or VMPACK_ACCEL=kvm), which

@@ -45,11 +45,11 @@ static int unescape(char *s)
         return 0;
 }
 
-static bool path_valid(const char *p)
+static bool path_valid_with(const char *p, bool allow_newline)
 {
         if (p[0] != '/' || strlen(p) >= INIT_PATH_MAX)
                 return false;
-        for (const char *s = p; *s; s++)
+        for (const char *s = p; *s && !allow_newline; s++)
                 if (*s == '\n')
                         return false;
         /* No "." or ".." components: a share must not land outside its declared place. */
@@ -60,6 +60,18 @@ static bool path_valid(const char *p)
                         return false;
         }
         return true;
+}
+
+static bool path_valid(const char *p)
+{
+        return path_valid_with(p, false);
+}
+
+/* A share's mount point may be any folder name the host user chose, newlines included
+ * (the line format escapes them), but not "/" itself. */
+static bool share_path_valid(const char *p)
+{
+        return path_valid_with(p, true) && strcmp(p, "/") != 0;
 }
 
 static bool user_name_valid(const char *s)
@@ -144,7 +156,7 @@ static int parse_share(char *v, init_config *c)
                 return -1;
         *mode++ = '\0';
         *path++ = '\0';
-        if (!*v || strlen(v) > 255 || !path_valid(path))
+        if (!*v || strlen(v) > 255 || !share_path_valid(path))
                 return -1;
         if (strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0)
                 return -1;

@@ -167,6 +167,43 @@ void init_switch_root(void)
         init_debug_log("switched to the new root");
 }
 
+/* mkdir -p for a share's mount point. Directories it creates inside the home are given to
+ * the app's user, so that a share at ~/Work/a leaves ~/Work writable by the app. */
+static int make_share_mount_point(const init_config *c, const char *path)
+{
+        char copy[INIT_PATH_MAX];
+        size_t home_length = strlen(c->home);
+
+        if (strlen(path) >= sizeof(copy)) {
+                errno = ENAMETOOLONG;
+                return -1;
+        }
+        strcpy(copy, path);
+        for (char *p = copy + 1;; p++) {
+                if (*p != '/' && *p != '\0')
+                        continue;
+                char saved = *p;
+                *p = '\0';
+                if (mkdir(copy, 0755) == 0) {
+                        bool in_home = strncmp(copy, c->home, home_length) == 0 && copy[home_length] == '/';
+                        if (in_home && chown(copy, c->uid, c->uid) < 0)
+                                return -1;
+                } else if (errno != EEXIST)
+                        return -1;
+                *p = saved;
+                if (!saved)
+                        break;
+        }
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return -1;
+        if (!S_ISDIR(st.st_mode)) {
+                errno = ENOTDIR;
+                return -1;
+        }
+        return 0;
+}
+
 void init_mount_shares(const init_config *c)
 {
         char options[128];
@@ -176,7 +213,7 @@ void init_mount_shares(const init_config *c)
                 const init_share *s = &c->shares[i];
                 unsigned long flags = MS_NOSUID | MS_NODEV | (s->writable ? 0 : MS_RDONLY);
 
-                if (mount_on(s->tag, s->path, "9p", flags, options) < 0)
+                if (make_share_mount_point(c, s->path) < 0 || mount(s->tag, s->path, "9p", flags, options) < 0)
                         init_fail(VP_STATUS_VM_FAILURE, VP_REASON_SHARE, "mounting 9p share '%s' on %s failed: %m",
                                   s->tag, s->path);
                 init_debug_log("share %s mounted on %s (%s)", s->tag, s->path, s->writable ? "rw" : "ro");

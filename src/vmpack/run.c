@@ -4,13 +4,16 @@
 #include "accel.h"
 #include "guest-protocol.h"
 #include "manifest.h"
+#include "permission-values.h"
 #include "qemu.h"
+#include "share.h"
 #include "store.h"
 #include "vmrun.h"
 
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pwd.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -32,6 +35,14 @@ static void print_help(FILE *out)
               "Options:\n"
               "      --entrypoint PROGRAM  run PROGRAM with ARGS instead of the image's Exec command\n"
               "      --rw                  share files read-write (default: read-only)\n"
+              "      --filesystem LOCATION[:ro|:rw|:create]\n"
+              "                            share a folder, mounted at the same place in the VM:\n"
+              "                            xdg-download (and xdg-documents, -desktop, -music,\n"
+              "                            -pictures, -videos) or ~/PATH (under the app's home\n"
+              "                            " VP_RUN_GUEST_HOME "), or /PATH; ro (the default) is\n"
+              "                            read-only, rw read-write, create read-write and made\n"
+              "                            with mode 0700 if missing. Repeatable. Symbolic links\n"
+              "                            may not leave the home, and none may be in /PATH\n"
               "      --timeout SECONDS     stop the VM SECONDS (1 to 604800) after QEMU starts,\n"
               "                            boot time included, and exit 124 (default: no limit)\n"
               "      --memory SIZE         guest memory, 64M to 64G, in MiB unless suffixed K, M\n"
@@ -81,6 +92,7 @@ typedef struct run_arguments {
         const char *image;
         const char *entrypoint;
         char **args;
+        char **filesystems; /* --filesystem values, as given */
         vp_run_options options;
         bool memory_set, cpus_set, machine_set, display_set;
 } run_arguments;
@@ -97,6 +109,7 @@ enum {
         OPT_ACCEL,
         OPT_DISPLAY,
         OPT_QMP,
+        OPT_FILESYSTEM,
 };
 
 static int parse_unsigned(const char *option, const char *value, unsigned min, unsigned max, const char *unit,
@@ -128,6 +141,7 @@ static int parse_arguments(int argc, char **argv, run_arguments *a)
                 { "accel", required_argument, NULL, OPT_ACCEL },
                 { "display", required_argument, NULL, OPT_DISPLAY },
                 { "qmp", required_argument, NULL, OPT_QMP },
+                { "filesystem", required_argument, NULL, OPT_FILESYSTEM },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -194,6 +208,10 @@ static int parse_arguments(int argc, char **argv, run_arguments *a)
                 case OPT_KERNEL:
                         a->options.kernel = optarg;
                         break;
+                case OPT_FILESYSTEM:
+                        if (strv_extend(&a->filesystems, optarg) < 0)
+                                return VP_STATUS_VM_FAILURE;
+                        break;
                 case OPT_ACCEL:
                         if (vp_accel_from_string(optarg, &a->options.accel) < 0) {
                                 vp_log_error("run: --accel '%s' is invalid (valid: kvm, tcg, auto)", optarg);
@@ -222,6 +240,74 @@ static int parse_arguments(int argc, char **argv, run_arguments *a)
         if (a->args[0] && strcmp(a->args[0], "--") == 0)
                 a->args++;
         return -1;
+}
+
+/* The invoking user's home: $HOME, which is this user's own setting, else the password
+ * database. */
+static const char *invoking_home(void)
+{
+        const char *home = getenv("HOME");
+
+        if (home && home[0] == '/')
+                return home;
+        struct passwd *pw = getpwuid(getuid());
+        return pw && pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : NULL;
+}
+
+/* Open each --filesystem folder for the invoking user. Returns 0, 2 for an invalid
+ * option value, or VP_STATUS_VM_FAILURE when a folder cannot be shared. */
+static int resolve_filesystems(char **filesystems, vp_resolved_share **ret_shares, vp_run_folder **ret_folders,
+                               size_t *ret_n)
+{
+        size_t n = strv_length(filesystems);
+        vp_resolved_share *shares = calloc(n + 1, sizeof(*shares));
+        vp_run_folder *folders = calloc(n + 1, sizeof(*folders));
+        vp_share_user user = { .uid = getuid(), .gid = getgid(), .home = invoking_home() };
+        int status = 0;
+
+        *ret_shares = shares;
+        *ret_folders = folders;
+        *ret_n = 0;
+        if (!shares || !folders)
+                return VP_STATUS_VM_FAILURE;
+        if (n > 0 && !user.home) {
+                fputs("vmpack run: --filesystem: cannot find your home (set HOME)\n", stderr);
+                return VP_STATUS_VM_FAILURE;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                vp_fs_permission permission = {};
+                char message[256];
+                vp_error err = {};
+
+                if (vp_fs_permission_parse(filesystems[i], &permission, message, sizeof(message)) < 0) {
+                        fprintf(stderr, "vmpack run: --filesystem: %s (valid: LOCATION[:ro|:rw|:create])\n", message);
+                        return 2;
+                }
+                shares[i].fd = -EBADF;
+                int r = vp_share_resolve(&user, permission.location, permission.mode, NULL, &shares[i], &err);
+                free(permission.location);
+                if (r < 0) {
+                        fprintf(stderr, "vmpack run: --filesystem: %s\n", err.message);
+                        status = VP_STATUS_VM_FAILURE;
+                        break;
+                }
+                folders[i] = (vp_run_folder) {
+                        .fd = shares[i].fd,
+                        .guest_path = shares[i].guest_path,
+                        .writable = vp_share_mode_writable(shares[i].mode),
+                        .host_path = shares[i].host_path,
+                };
+                *ret_n = i + 1;
+        }
+        return status;
+}
+
+static void free_shares(vp_resolved_share *shares, size_t n)
+{
+        for (size_t i = 0; shares && i < n; i++)
+                vp_resolved_share_clear(&shares[i]);
+        free(shares);
 }
 
 /* True when IMAGE names a squashfs file rather than a store entry. */
@@ -392,6 +478,7 @@ int verb_run(int argc, char **argv)
         int r;
 
         r = parse_arguments(argc, argv, &a);
+        _cleanup_strv_free_ char **filesystems = a.filesystems;
         if (r >= 0)
                 return r;
 
@@ -463,6 +550,19 @@ int verb_run(int argc, char **argv)
         }
         a.options.argv = app_argv;
         a.options.files = files;
+
+        /* Folders are opened last, just before the VM starts, and stay open during the run. */
+        vp_resolved_share *shares = NULL;
+        vp_run_folder *folders = NULL;
+        size_t n_shares = 0;
+        r = resolve_filesystems(filesystems, &shares, &folders, &n_shares);
+        if (r != 0) {
+                free_shares(shares, n_shares);
+                free(folders);
+                return r;
+        }
+        a.options.folders = folders;
+        a.options.n_folders = n_shares;
         if (a.options.verbose)
                 a.options.console_fd = STDERR_FILENO;
 
@@ -471,6 +571,8 @@ int verb_run(int argc, char **argv)
         a.options.signal_fd = make_signal_fd();
 
         r = vp_vm_run(&a.options, &result, &err);
+        free_shares(shares, n_shares);
+        free(folders);
         if (r < 0) {
                 fprintf(stderr, "vmpack run: %s: %s\n", a.image, err.message);
                 if (result.console_tail && *result.console_tail)

@@ -59,6 +59,7 @@ static void config_full_with_escapes(void **state)
                            "env=GREETING=one=two\n"
                            "share=docs:ro:/home/alice/Documents\n"
                            "share=dl:rw:/home/alice/Down:loads\n"
+                           "share=dir1:rw:/home/alice/My Files/Über\\nzwei\n"
                            "net=10.0.2.15/24,10.0.2.2,10.0.2.3\n"
                            "debug=1\n";
 
@@ -72,12 +73,14 @@ static void config_full_with_escapes(void **state)
         assert_string_equal(c.argv[2], "printf 'a\\b\n'");
         assert_int_equal(c.n_env, 2);
         assert_string_equal(c.env[1], "GREETING=one=two");
-        assert_int_equal(c.n_shares, 2);
+        assert_int_equal(c.n_shares, 3);
         assert_string_equal(c.shares[0].tag, "docs");
         assert_false(c.shares[0].writable);
         assert_string_equal(c.shares[0].path, "/home/alice/Documents");
         assert_true(c.shares[1].writable);
         assert_string_equal(c.shares[1].path, "/home/alice/Down:loads");
+        assert_string_equal(c.shares[2].tag, "dir1");
+        assert_string_equal(c.shares[2].path, "/home/alice/My Files/Über\nzwei");
         assert_true(c.net);
         assert_string_equal(c.net_address, "10.0.2.15");
         assert_int_equal(c.net_prefix, 24);
@@ -135,6 +138,8 @@ static void config_rejects_invalid(void **state)
                 { "version=1\nroot=/dev/vda\narg=a\nshare=t:rx:/mnt\n", "invalid value for key 'share'" },
                 { "version=1\nroot=/dev/vda\narg=a\nshare=t:ro:/mnt/../etc\n", "invalid value for key 'share'" },
                 { "version=1\nroot=/dev/vda\narg=a\nshare=:ro:/mnt\n", "invalid value for key 'share'" },
+                { "version=1\nroot=/dev/vda\narg=a\nshare=t:ro:/\n", "invalid value for key 'share'" },
+                { "version=1\nroot=/dev/vda\narg=a\nshare=t:ro:/a\\n/../b\n", "invalid value for key 'share'" },
                 { "version=1\nroot=/dev/vda\narg=a\nnet=10.0.2.15,10.0.2.2,10.0.2.3\n", "key 'net'" },
                 { "version=1\nroot=/dev/vda\narg=a\nnet=10.0.2.15/33,,\n", "key 'net'" },
                 { "version=1\nroot=/dev/vda\narg=a\ndisplay=x11\n", "key 'display'" },

@@ -84,6 +84,18 @@ static void render_shares_ro_rw(void **state)
         check_golden(&spec, "shares-ro-rw");
 }
 
+/* Folder shares as vmrun.c builds them: QEMU opens the caller's descriptors through
+ * /proc/self/fd, after the files' staging directory. */
+static void render_shares_folders(void **state)
+{
+        vp_vm_spec spec = base_spec();
+
+        spec.shares[spec.n_shares++] = (vp_vm_share) { .tag = "file1", .host_path = "/run/x/files/1", .readonly = true };
+        spec.shares[spec.n_shares++] = (vp_vm_share) { .tag = "dir1", .host_path = "/proc/self/fd/9", .readonly = true };
+        spec.shares[spec.n_shares++] = (vp_vm_share) { .tag = "dir2", .host_path = "/proc/self/fd/10", .readonly = false };
+        check_golden(&spec, "shares-folders");
+}
+
 static void render_q35_kvm(void **state)
 {
         vp_vm_spec spec = base_spec();
@@ -354,6 +366,7 @@ int main(void)
                 cmocka_unit_test(render_headless_none),
                 cmocka_unit_test(render_uplink),
                 cmocka_unit_test(render_shares_ro_rw),
+                cmocka_unit_test(render_shares_folders),
                 cmocka_unit_test(render_q35_kvm),
                 cmocka_unit_test(render_escapes_commas),
                 cmocka_unit_test(render_gui_none),

@@ -226,6 +226,7 @@ static void root_and_home_rejected(void **state)
         expect_rejected("/", VP_SHARE_RO, -EPERM, "root directory");
         expect_rejected("~", VP_SHARE_RO, -EINVAL, "whole home");
         expect_rejected("~/", VP_SHARE_RO, -EINVAL, "whole home");
+        expect_rejected("home", VP_SHARE_RW, -EINVAL, "whole home");
         /* The home through its absolute path, and a parent of it. */
         expect_rejected(home, VP_SHARE_RO, -EPERM, "is");
         _cleanup_free_ char *homes = base_path("home");
