@@ -51,7 +51,7 @@ static const char schema[] =
         "  detail TEXT);"
         "CREATE INDEX IF NOT EXISTS audit_time ON audit (time_ms);"
         "CREATE INDEX IF NOT EXISTS audit_instance ON audit (instance, id);"
-        /* Append-only: vmpackd never edits the log, and these make SQLite refuse it too.
+        /* Append-only: vmpackd never edits the log, and these make SQLite reject edits too.
          * Someone who can write the database file can still drop the triggers. */
         "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit "
         "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"

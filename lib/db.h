@@ -107,9 +107,9 @@ typedef struct vp_audit_filter {
 /* Append one entry. -EINVAL when action or decision is missing or decision is unknown. */
 int vp_db_audit_add(vp_db *db, const vp_audit_entry *entry, vp_error *err);
 /*
- * The entries that match filter, oldest first, as an array of objects: id, time_ms,
- * caller_uid, caller_pid, caller_name, instance, owner_uid, action, decision, reason,
- * detail (the stored JSON value; null where unset). A limit above VP_AUDIT_LIST_MAX is
+ * List the entries that match filter, oldest first, as an array of objects: id, time_ms,
+ * caller_uid, caller_pid, caller_name, instance, owner_uid, action, decision, reason and
+ * detail (the stored JSON value, null where unset). A limit above VP_AUDIT_LIST_MAX is
  * lowered to it.
  */
 int vp_db_audit_list(vp_db *db, const vp_audit_filter *filter, json_t **ret, vp_error *err);

@@ -54,9 +54,26 @@ static bool parse_since(const char *text, int64_t now_ms, int64_t *ret_ms)
         unsigned long long value = strtoull(text, &unit, 10);
         if (errno || unit == text || strlen(unit) != 1)
                 return false;
-        int64_t seconds_per_unit = unit[0] == 's' ? 1 : unit[0] == 'm' ? 60 : unit[0] == 'h' ? 3600 : unit[0] == 'd' ? 86400 : 0;
-        /* Ages beyond about 100 years are surely typos. */
-        if (seconds_per_unit == 0 || value > 3650000ULL * 86400 / (unsigned long long) seconds_per_unit)
+        int64_t seconds_per_unit;
+        switch (unit[0]) {
+        case 's':
+                seconds_per_unit = 1;
+                break;
+        case 'm':
+                seconds_per_unit = 60;
+                break;
+        case 'h':
+                seconds_per_unit = 3600;
+                break;
+        case 'd':
+                seconds_per_unit = 86400;
+                break;
+        default:
+                return false;
+        }
+        /* Ages beyond about 10000 years are rejected as typos; this also keeps the product
+         * below in range. */
+        if (value > 3650000ULL * 86400 / (unsigned long long) seconds_per_unit)
                 return false;
         *ret_ms = now_ms - (int64_t) value * seconds_per_unit * 1000;
         return true;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Who may call what, and the audit log. Every request first gets the caller's role
- * (lib/role.h) from its SO_PEERCRED uid. Denials are replied to and recorded here; handlers
- * record the allowed requests that change something and the events that follow them. A
- * failure to write the audit log is logged and does not fail the request.
+ * Authorization of requests by role, and the audit log. Every request first gets the
+ * caller's role (lib/role.h) from its SO_PEERCRED uid. Denials are replied to and recorded
+ * here, while handlers record the allowed requests that change something and the events
+ * that follow them. A failure to write the audit log is logged and does not fail the
+ * request.
  */
 #include "vmpackd.h"
 

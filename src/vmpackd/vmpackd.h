@@ -123,7 +123,7 @@ void audit_allow(daemon_state *d, const connection *c, const char *action, const
  * The message should say who was denied what and why. detail may be NULL, not stolen. */
 void audit_deny(daemon_state *d, connection *c, const char *action, const char *instance, json_t *detail,
                 const char *fmt, ...) _printf_(6, 7);
-/* Record an event ("vm-started", "vm-stopped", "suspended", "resumed", ...). caller NULL:
+/* Record an event ("vm-started", "vm-stopped", "vm-suspended", "vm-resumed", ...). caller NULL:
  * the daemon itself. reason and detail may be NULL; detail is not stolen. */
 void audit_event(daemon_state *d, const vp_db_caller *caller, const char *instance, const char *action,
                  const char *reason, json_t *detail);
@@ -142,8 +142,8 @@ typedef struct supervise_spec {
         /* display=wayland and what the image's permissions grant with it, see vp_run_options */
         bool gui, audio, microphone, clipboard;
         const char *window_title; /* "[WORKSPACE] INSTANCE" */
-        /* What the VM was granted, recorded as the detail of the "vm-started" audit entry;
-         * may be NULL. Borrowed. */
+        /* The VM's grant (permissions, shares, devices), recorded in the detail of the
+         * "vm-started" audit entry; may be NULL. Borrowed. */
         json_t *grant;
 } supervise_spec;
 

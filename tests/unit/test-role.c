@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Roles from uids: a table of users and their groups stands in for the passwd and group
+ * Roles from uids: a table of users and their groups replaces the passwd and group
  * databases, so the tests need no real users. Covers root, the two groups, both at once,
  * neither, an unknown uid, a failing lookup, session mode and who may act on an instance.
  */
