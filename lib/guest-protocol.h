@@ -19,7 +19,9 @@
  *   cwd=/home/user             working directory of the app
  *   arg=...                    argv of the app, in order; the first is the program
  *   env=NAME=VALUE             added to the app's environment (PATH, HOME, LANG, TERM set by init)
- *   share=TAG:MODE:GUEST_PATH  9p share with mount tag TAG, MODE "ro" or "rw", mounted at GUEST_PATH
+ *   share=TAG:MODE:GUEST_PATH  9p share with mount tag TAG, MODE "ro" or "rw", mounted at GUEST_PATH;
+ *                              the path is the rest of the line, so it may contain ':' and
+ *                              (escaped) newlines; init creates its missing directories
  *   net=ADDRESS/PREFIX,GATEWAY,DNS   static configuration of eth0; no key means no network
  *   display=wayland            a graphical app: load the GPU and input modules, give
  *                              /dev/dri and /dev/input to the user, and run the app under
