@@ -307,35 +307,42 @@ static int add_note(vp_grant *grant, const char *fmt, ...)
         return strv_push(&grant->notes, note);
 }
 
-/* Cap a resource at the workspace and the limits. A scope without a rule caps at the default. */
+/*
+ * Cap a resource at the workspace and the limits. A scope without a rule caps at the default,
+ * because a VM needs some CPU and memory. The note names the rule that set the final value.
+ */
 static int cap_resource(grant_context *c, policy_key key, uint64_t requested, uint64_t default_value,
                         uint64_t *ret)
 {
         const policy_scope *scopes[] = { c->workspace, &c->policy->limits };
+        const policy_scope *capped_by = NULL;
         uint64_t value = requested;
         char title[128];
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(scopes); i++) {
                 const policy_scope *scope = scopes[i];
-                bool set = scope->sources[key] != NULL;
                 uint64_t cap = key == POLICY_KEY_CPUS ? scope->cpus : scope->memory_bytes;
-                if (!set)
+                if (!scope->sources[key])
                         cap = default_value;
-                if (cap >= value)
-                        continue;
+                if (cap < value) {
+                        value = cap;
+                        capped_by = scope;
+                }
+        }
 
-                scope_title(scope, title, sizeof(title));
+        if (capped_by) {
+                const char *source = capped_by->sources[key];
+                scope_title(capped_by, title, sizeof(title));
                 if (key == POLICY_KEY_CPUS)
-                        r = add_note(c->grant, "cpus: %" PRIu64 " requested, capped to %" PRIu64 " by %s (%s)", value,
-                                     cap, title, set ? scope->sources[key] : "no cpus= rule, so the default");
+                        r = add_note(c->grant, "cpus: %" PRIu64 " requested, capped to %" PRIu64 " by %s (%s)",
+                                     requested, value, title, source ? source : "no cpus= rule, so the default");
                 else
                         r = add_note(c->grant, "memory: %" PRIu64 " MiB requested, capped to %" PRIu64 " MiB by %s (%s)",
-                                     value >> 20, cap >> 20, title,
-                                     set ? scope->sources[key] : "no memory= rule, so the default");
+                                     requested >> 20, value >> 20, title,
+                                     source ? source : "no memory= rule, so the default");
                 if (r < 0)
                         return r;
-                value = cap;
         }
         *ret = value;
         return 0;
@@ -713,10 +720,14 @@ char *vp_grant_denial_message(const vp_grant *grant, const char *instance_name)
                 else if (strcmp(d->permission, "user") == 0)
                         r = append_line(&text, "user '%s' may not use workspace '%s': %s", d->requested,
                                         grant->workspace, d->rule);
-                else
+                else if (d->option)
                         r = append_line(&text, "%s=%s is not granted: %s; start without it: vmpack override %s %s",
                                         d->permission, d->requested, d->rule, instance_name ? instance_name : "NAME",
-                                        d->option ? d->option : "");
+                                        d->option);
+                else
+                        r = append_line(&text, "%s=%s is not granted: %s; the app cannot start without it, so ask an "
+                                               "administrator to allow it",
+                                        d->permission, d->requested, d->rule);
         }
         return r < 0 ? NULL : TAKE_PTR(text);
 }
