@@ -161,7 +161,7 @@ static int parse_location(const char *location, parsed_location *ret, vp_error *
                         return 0;
                 }
 
-        /* "home" is how a recipe asks for the whole home. */
+        /* A recipe requests the whole home with "home". */
         if (strcmp(location, "~") == 0 || strcmp(location, "~/") == 0 || strcmp(location, "home") == 0)
                 return vp_error_set(err, -EINVAL,
                                     "share '%s': sharing the whole home is not allowed; share a folder in it, "
@@ -411,9 +411,9 @@ static int forbidden_add(forbidden_set *set, const char *path, int flags, vp_err
         _cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         struct stat st;
 
-        /* A forbidden directory that does not exist (or that this user cannot reach, when
-         * a child resolves as the user) cannot be shared either; the caller re-checks with
-         * its own rights in vp_share_resolve_as(). */
+        /* A forbidden directory that does not exist cannot be shared. One that this process
+         * cannot open is skipped here, and vp_share_resolve_as() repeats the check with the
+         * caller's rights. */
         if (fd < 0 || fstat(fd, &st) < 0)
                 return 0;
 
@@ -461,7 +461,7 @@ static int build_forbidden_set(int home_fd, const char *home, const char *const 
                         continue;
                 r = forbidden_add(set, host_forbidden_dirs[i], FORBID_SAME | FORBID_INSIDE | FORBID_CONTAINS, err);
         }
-        /* The data directory holds the image store and every instance's volume. */
+        /* The data directory contains the image store and every instance's volume. */
         r = r ?: forbidden_add_vp_dir(set, VP_DIR_DATA, err);
         r = r ?: forbidden_add_vp_dir(set, VP_DIR_RUNTIME, err);
         for (size_t i = 0; r == 0 && extra && extra[i]; i++)
@@ -648,7 +648,7 @@ static size_t prefix_length(const char *relative, size_t components)
 
 /*
  * Create the missing tail of relative beneath base_fd. The existing part resolves with the
- * location's own rules; each missing component is made with mkdirat(2), which never
+ * location's own rules. Each missing component is made with mkdirat(2), which never
  * follows a symbolic link, and entered with RESOLVE_NO_SYMLINKS, so a link planted in
  * between is rejected rather than followed. The deepest existing directory is checked
  * against the forbidden set before anything is created.

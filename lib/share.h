@@ -7,10 +7,10 @@
  * time. Every lookup uses openat2(2): home-relative locations resolve beneath the user's
  * home (RESOLVE_BENEATH, so a symbolic link may point elsewhere inside the home but never
  * out of it), absolute ones from "/" without following any symbolic link. The opened
- * directory is then rejected when it is, is inside, or contains a forbidden directory: /,
- * /etc, /proc, /sys, /dev, /boot, /root (unless it is the user's home), the user's home
- * itself, vmpack's data directory (images and instance volumes), VP_DIR_RUNTIME and a
- * caller-supplied list.
+ * directory is then rejected when it is, is inside, or contains a forbidden directory.
+ * Those are /, /etc, /proc, /sys, /dev, /boot, /root (unless it is the user's home), the
+ * user's home itself (only "is" and "contains"), vmpack's data directory (images and
+ * instance volumes), VP_DIR_RUNTIME and a caller-supplied list.
  *
  * Guest paths: xdg-* and ~/path appear under VP_RUN_GUEST_HOME at the same relative path
  * ("~/Downloads" -> "/home/user/Downloads"); /path appears at the same path, unless that

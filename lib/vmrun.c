@@ -828,7 +828,9 @@ static int check_folders(const vp_run_options *o, vp_error *err)
                 return vp_error_set(err, -EINVAL, "%zu folders to share but no list", o->n_folders);
         for (size_t i = 0; i < o->n_folders; i++) {
                 const vp_run_folder *f = &o->folders[i];
-                const char *name = f->host_path ? f->host_path : f->guest_path ? f->guest_path : "?";
+                const char *name = f->host_path;
+                if (!name)
+                        name = f->guest_path ? f->guest_path : "?";
 
                 if (f->fd <= STDERR_FILENO || fstat(f->fd, &st) < 0)
                         return vp_error_set(err, -EBADF, "shared folder %s: invalid file descriptor %d", name, f->fd);
@@ -839,6 +841,10 @@ static int check_folders(const vp_run_options *o, vp_error *err)
                                             "shared folder %s: guest path '%s' is invalid (absolute, no empty, "
                                             "'.' or '..' component)",
                                             name, f->guest_path ? f->guest_path : "");
+                if (o->files && o->files[0] && (path_is_or_is_inside(f->guest_path, VP_RUN_FILES_DIR) ||
+                                                path_is_or_is_inside(VP_RUN_FILES_DIR, f->guest_path)))
+                        return vp_error_set(err, -EINVAL, "shared folder %s: guest path %s overlaps the shared files at %s",
+                                            name, f->guest_path, VP_RUN_FILES_DIR);
                 for (size_t j = 0; j < i; j++) {
                         const char *other = o->folders[j].guest_path;
                         if (path_is_or_is_inside(f->guest_path, other) || path_is_or_is_inside(other, f->guest_path))

@@ -1,7 +1,7 @@
 #!/bin/bash
-# Folders shared with vmpack run --filesystem: the guest sees exactly that folder at its
-# place under the app's home, read-only unless :rw or :create, and a location whose
-# symbolic link leaves the home is rejected before any VM starts.
+# Folders shared with vmpack run --filesystem: the guest gets exactly that folder at its
+# place under the app's home, read-only unless :rw or :create. A location whose symbolic
+# link leaves the home is rejected before any VM starts.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 
@@ -131,3 +131,4 @@ check_rejected "the store" "may not be shared" --filesystem "$VMPACK_DATA_DIR"
 check_rejected "a file" "is not a directory" --filesystem '~/Work/a.txt'
 check_rejected "guest system directory" "system directory in the VM" --filesystem '/usr/share'
 check_rejected "unknown mode" "unknown mode" --filesystem '~/Work:wx'
+check_rejected "nested folders" "overlap in the VM" --filesystem '~/Work' --filesystem '~/Work/sub'

@@ -471,7 +471,7 @@ static void resolve_as_other_user(void **state)
         if (geteuid() != 0)
                 skip();
 
-        /* nobody (65534) with a home in the test tree. */
+        /* The user "nobody" (uid 65534), with a home in the test tree. */
         vp_share_user user = { .uid = 65534, .gid = 65534 };
         _cleanup_free_ char *nobody_home = base_path("home/nobody"), *work = base_path("home/nobody/Work"),
                            *locked = base_path("home/nobody/Locked");
@@ -480,7 +480,7 @@ static void resolve_as_other_user(void **state)
         assert_int_equal(chown(nobody_home, 65534, 65534), 0);
         assert_int_equal(chmod(nobody_home, 0700), 0);
         assert_int_equal(chown(work, 65534, 65534), 0);
-        assert_int_equal(chmod(locked, 0700), 0); /* root's, so nobody cannot enter it */
+        assert_int_equal(chmod(locked, 0700), 0); /* owned by root, so uid 65534 cannot enter it */
         user.home = nobody_home;
 
         vp_resolved_share share = { .fd = -EBADF };
