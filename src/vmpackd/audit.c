@@ -31,6 +31,8 @@ bool audit_identify(daemon_state *d, connection *c)
         vp_error err = {};
         vp_role role;
 
+        /* NOTE: the passwd and group lookups run in the poll loop, so a slow name service
+         * (e.g. LDAP through NSS) delays every client while it answers. */
         free(c->user_name);
         c->user_name = vp_role_user_name(d->role_lookup, c->peer.uid);
         c->role = VP_ROLE_NONE;
@@ -70,15 +72,21 @@ bool audit_check_method(daemon_state *d, connection *c, const char *method)
 
 bool audit_check_owner(daemon_state *d, connection *c, const char *method, const char *instance, uid_t owner_uid)
 {
-        char who[128];
+        _cleanup_free_ char *owner_name = NULL;
+        char who[128], owner[128];
 
         if (vp_role_may_act_on(c->role, c->peer.uid, owner_uid))
                 return true;
         describe_caller(c, who, sizeof(who));
+        owner_name = vp_role_user_name(d->role_lookup, owner_uid);
+        if (owner_name)
+                snprintf(owner, sizeof(owner), "uid %u (%s)", owner_uid, owner_name);
+        else
+                snprintf(owner, sizeof(owner), "uid %u", owner_uid);
         audit_deny(d, c, method, instance, NULL,
-                   "%s may not %s instance '%s': it belongs to uid %u, and only its owner and members of "
-                   "group %s may act on it",
-                   who, method, instance, owner_uid, VP_ROLE_GROUP_ADMINS);
+                   "%s may not %s instance '%s': it belongs to %s, and only its owner and members of group %s "
+                   "may act on it",
+                   who, method, instance, owner, VP_ROLE_GROUP_ADMINS);
         return false;
 }
 

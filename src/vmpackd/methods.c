@@ -217,9 +217,10 @@ static bool purge_kept_data(daemon_state *d, connection *c, const char *name)
         }
         if (c->role != VP_ROLE_ADMIN) {
                 audit_deny(d, c, "Uninstall", name, NULL,
-                           "uid %u may not purge the kept data of uninstalled instance '%s': only members of "
-                           "group %s may, because the data's owner is no longer recorded",
-                           c->peer.uid, name, VP_ROLE_GROUP_ADMINS);
+                           "uid %u (%s) may not purge the kept data of uninstalled instance '%s': only members "
+                           "of group %s may, because the data's owner is no longer recorded",
+                           c->peer.uid, c->user_name ? c->user_name : "no passwd entry", name,
+                           VP_ROLE_GROUP_ADMINS);
                 return true;
         }
         json_t *detail = json_pack("{s:b, s:b}", "purge", true, "kept_data_only", true);
@@ -810,7 +811,7 @@ static void method_audit(daemon_state *d, connection *c, const vp_api_request *r
                 return;
         }
 
-        /* Keep the newest entries that fit in one message. */
+        /* Keep the newest entries that fit in one message, sized as server_reply() encodes them. */
         size_t total = 0, first = json_array_size(entries);
         while (first > 0) {
                 size_t size = json_dumpb(json_array_get(entries, first - 1), NULL, 0, JSON_COMPACT) + 1;
