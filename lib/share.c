@@ -15,12 +15,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #define USER_DIRS_MAX (64 * 1024)
 /* Bounds the walk from a directory up to "/"; far deeper than any real tree. */
 #define ANCESTORS_MAX 4096
 #define OPEN_RETRIES 8
+/* How long vp_share_resolve_as() waits for its child, e.g. on a hung network filesystem. */
+#define RESOLVE_TIMEOUT_S 30
 
 typedef struct xdg_name {
         const char *location; /* "xdg-download" */
@@ -349,15 +352,22 @@ static int parse_user_dirs(const char *text, const char *home, const xdg_name *n
  * link there cannot make this read a file outside the home. */
 static int xdg_dir_at(int home_fd, const char *home, const xdg_name *name, char **ret, vp_error *err)
 {
-        _cleanup_close_ int fd = openat2_retry(home_fd, ".config/user-dirs.dirs", O_RDONLY | O_CLOEXEC | O_NOCTTY,
+        /* O_NONBLOCK: a FIFO planted there must not block the daemon. */
+        _cleanup_close_ int fd = openat2_retry(home_fd, ".config/user-dirs.dirs",
+                                               O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
                                                RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
+        struct stat st;
 
         if (fd == -ENOENT)
                 return parse_user_dirs("", home, name, ret, err);
         if (fd < 0)
                 return vp_error_set_errno(err, fd, "%s/.config/user-dirs.dirs", home);
+        if (fstat(fd, &st) < 0)
+                return vp_error_set_errno(err, -errno, "%s/.config/user-dirs.dirs", home);
+        if (!S_ISREG(st.st_mode))
+                return vp_error_set(err, -EINVAL, "%s/.config/user-dirs.dirs is not a regular file", home);
 
         text = malloc(USER_DIRS_MAX + 1);
         if (!text)
@@ -1079,11 +1089,18 @@ int vp_share_resolve_as(const vp_share_user *user, const char *location, vp_shar
         }
         close(sockets[1]);
 
-        r = receive_reply(sockets[0], &reply, &fd);
+        struct timeval timeout = { .tv_sec = RESOLVE_TIMEOUT_S };
+        r = setsockopt(sockets[0], SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) < 0 ? -errno : 0;
+        r = r ?: receive_reply(sockets[0], &reply, &fd);
         close(sockets[0]);
+        /* The child has sent its reply or failed; a hung one is stopped here. */
+        kill(pid, SIGKILL);
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
+        if (r == -EAGAIN)
+                return vp_error_set(err, -ETIMEDOUT, "share '%s': resolving as uid %u timed out after %d s",
+                                    location ? location : "", (unsigned) user->uid, RESOLVE_TIMEOUT_S);
         if (r < 0)
                 return vp_error_set_errno(err, r, "share '%s': no reply from the resolver running as uid %u",
                                           location ? location : "", (unsigned) user->uid);

@@ -2,6 +2,7 @@
 /*
  * Folder share resolution on a temporary tree under /mnt (a guest path under /tmp would
  * be a guest system directory), with VMPACK_DATA_DIR and VMPACK_RUNTIME_DIR inside it.
+ * Where /mnt is not writable the tree is under /tmp and the absolute-path cases skip.
  * The bind mount cases run in a private mount namespace and are skipped without root, as
  * is the resolution as another user.
  */
@@ -19,9 +20,10 @@
 #include "share.h"
 #include "vmrun.h"
 
-static char base[] = "/mnt/vmpack-test-share.XXXXXX";
+static char base[64];
 static char home[4096];
 static bool private_mounts;
+static bool absolute_paths; /* base is outside the guest's system directories */
 
 static char *base_path(const char *sub)
 {
@@ -58,8 +60,13 @@ static void make_home_symlink(const char *sub, const char *target)
 
 static int setup(void **state)
 {
-        if (!mkdtemp(base))
-                return -1;
+        snprintf(base, sizeof(base), "/mnt/vmpack-test-share.XXXXXX");
+        absolute_paths = mkdtemp(base) != NULL;
+        if (!absolute_paths) {
+                snprintf(base, sizeof(base), "/tmp/vmpack-test-share.XXXXXX");
+                if (!mkdtemp(base))
+                        return -1;
+        }
         chmod(base, 0755);
         snprintf(home, sizeof(home), "%s/home/alice", base);
         _cleanup_free_ char *data = base_path("data"), *runtime = base_path("runtime");
@@ -125,6 +132,26 @@ static void home_folder_resolves(void **state)
         vp_resolved_share_clear(&share);
         vp_resolved_share_clear(&share);
         assert_int_equal(share.fd, -EBADF);
+}
+
+/* A home reached through a symbolic link, like /home -> /usr/home, is made canonical once. */
+static void home_behind_symlink_resolves(void **state)
+{
+        vp_resolved_share share = { .fd = -EBADF };
+        vp_error err = {};
+
+        make_home_dir("Linked");
+        _cleanup_free_ char *link = base_path("homes-link"), *target = base_path("home");
+        assert_int_equal(symlink(target, link), 0);
+        _cleanup_free_ char *linked_home = vp_strdup_printf("%s/alice", link);
+        vp_share_user user = { .uid = geteuid(), .gid = getegid(), .home = linked_home };
+
+        if (vp_share_resolve(&user, "~/Linked", VP_SHARE_RO, NULL, &share, &err) != 0)
+                fail_msg("%s", err.message);
+        _cleanup_free_ char *canonical = home_path("Linked");
+        assert_string_equal(share.host_path, canonical);
+        assert_string_equal(share.guest_path, VP_RUN_GUEST_HOME "/Linked");
+        vp_resolved_share_clear(&share);
 }
 
 static void missing_folder_rejected(void **state)
@@ -228,6 +255,8 @@ static void root_and_home_rejected(void **state)
         expect_rejected("~/", VP_SHARE_RO, -EINVAL, "whole home");
         expect_rejected("home", VP_SHARE_RW, -EINVAL, "whole home");
         /* The home through its absolute path, and a parent of it. */
+        if (!absolute_paths)
+                return;
         expect_rejected(home, VP_SHARE_RO, -EPERM, "is");
         _cleanup_free_ char *homes = base_path("home");
         expect_rejected(homes, VP_SHARE_RO, -EPERM, "contains");
@@ -250,6 +279,8 @@ static void guest_system_paths_rejected(void **state)
 
 static void absolute_folder_resolves(void **state)
 {
+        if (!absolute_paths)
+                skip();
         vp_resolved_share share;
         vp_error err = {};
 
@@ -273,6 +304,8 @@ static void absolute_folder_resolves(void **state)
 
 static void store_and_runtime_rejected(void **state)
 {
+        if (!absolute_paths)
+                skip();
         _cleanup_free_ char *data = base_path("data"), *images = base_path("data/images"),
                            *instance = base_path("data/instances/app-1"), *runtime = base_path("runtime");
         make_dir(images);
@@ -423,6 +456,12 @@ static void user_dirs_parsed(void **state)
         expect_xdg("xdg-videos", "Films/Récents");
         expect_xdg("xdg-documents", "Documents");
 
+        /* A FIFO in its place is rejected without blocking. */
+        unlink(path);
+        assert_int_equal(mkfifo(path, 0644), 0);
+        expect_xdg_invalid("xdg-download", "not a regular file");
+        unlink(path);
+
         write_user_dirs("XDG_DOWNLOAD_DIR=$HOME/Downloads\n");
         expect_xdg_invalid("xdg-download", "not double-quoted");
         write_user_dirs("XDG_DOWNLOAD_DIR=\"$HOME/Downloads\n");
@@ -518,6 +557,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(home_folder_resolves),
+                cmocka_unit_test(home_behind_symlink_resolves),
                 cmocka_unit_test(missing_folder_rejected),
                 cmocka_unit_test(create_makes_folder),
                 cmocka_unit_test(create_rejects_planted_symlink),
