@@ -92,12 +92,13 @@ static size_t reason_columns(size_t used)
 
 static void print_table(json_t *entries)
 {
-        /* TIME 20, USER 16, ACTION 18, INSTANCE 20, DECISION 8, each with a space after it. */
-        size_t columns = reason_columns(20 + 1 + 16 + 1 + 18 + 1 + 20 + 1 + 8 + 1);
+        /* TIME 20, USER 12, ACTION 17, INSTANCE 16, DECISION 8, each with a space after it;
+         * longer values push the line right rather than being cut. */
+        size_t columns = reason_columns(20 + 1 + 12 + 1 + 17 + 1 + 16 + 1 + 8 + 1);
         json_t *entry;
         size_t i;
 
-        printf("%-20s %-16s %-18s %-20s %-8s %s\n", "TIME", "USER", "ACTION", "INSTANCE", "DECISION", "REASON");
+        printf("%-20s %-12s %-17s %-16s %-8s %s\n", "TIME", "USER", "ACTION", "INSTANCE", "DECISION", "REASON");
         json_array_foreach(entries, i, entry) {
                 time_t seconds = (time_t) (json_integer_value(json_object_get(entry, "time_ms")) / 1000);
                 char stamp[32] = "-", user[32], reason[4096];
@@ -118,10 +119,15 @@ static void print_table(json_t *entries)
                 for (char *p = reason; *p; p++)
                         if ((unsigned char) *p < 0x20 || *p == 0x7f)
                                 *p = ' ';
-                if (columns > 0 && strlen(reason) > columns)
-                        strcpy(reason + columns - 3, "...");
+                if (columns > 0 && strlen(reason) > columns) {
+                        /* Cut at a character boundary, not inside a UTF-8 sequence. */
+                        size_t cut = columns - 3;
+                        while (cut > 0 && ((unsigned char) reason[cut] & 0xc0) == 0x80)
+                                cut--;
+                        strcpy(reason + cut, "...");
+                }
 
-                printf("%-20s %-16s %-18s %-20s %-8s %s\n", stamp, user, vp_json_string(entry, "action", "-"),
+                printf("%-20s %-12s %-17s %-16s %-8s %s\n", stamp, user, vp_json_string(entry, "action", "-"),
                        vp_json_string(entry, "instance", "-"), vp_json_string(entry, "decision", "-"), reason);
         }
 }
