@@ -496,6 +496,56 @@ static int deny_workspace(const vp_policy *policy, const char *name, vp_grant *g
                           name, list);
 }
 
+/* True when ask requests location, compared after normalizing. */
+static int requests_location(const vp_permissions *ask, const char *location, const vp_fs_permission **ret)
+{
+        _cleanup_free_ char *wanted = policy_normalize_location(location);
+
+        if (!wanted)
+                return -ENOMEM;
+        for (size_t i = 0; i < ask->n_filesystems; i++) {
+                _cleanup_free_ char *candidate = policy_normalize_location(ask->filesystems[i].location);
+                if (!candidate)
+                        return -ENOMEM;
+                if (strcmp(candidate, wanted) == 0) {
+                        *ret = &ask->filesystems[i];
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+/* Note the filesystem entries of an override that narrow nothing, e.g. after an image update
+ * dropped the location. */
+static int note_unused_locations(const vp_override *o, const vp_permissions *ask, vp_grant *grant)
+{
+        const vp_fs_permission *found = NULL;
+        int r;
+
+        STRV_FOREACH(location, o->nofilesystems) {
+                r = requests_location(ask, *location, &found);
+                if (r == 0)
+                        r = add_note(grant, "override --nofilesystem=%s ignored: the recipe does not request %s",
+                                     *location, *location);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < o->n_filesystems; i++) {
+                const vp_fs_permission *narrow = &o->filesystems[i];
+                r = requests_location(ask, narrow->location, &found);
+                if (r == 0)
+                        r = add_note(grant, "override --filesystem=%s:%s ignored: the recipe does not request %s",
+                                     narrow->location, vp_share_mode_to_string(narrow->mode), narrow->location);
+                else if (r > 0 && narrow->mode > found->mode)
+                        r = add_note(grant, "override --filesystem=%s:%s ignored: the recipe requests only :%s",
+                                     narrow->location, vp_share_mode_to_string(narrow->mode),
+                                     vp_share_mode_to_string(found->mode));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* The request narrowed by the override, which only ever removes or narrows. */
 static int apply_override(const vp_override *o, const vp_permissions *ask, vp_permissions *ret, unsigned *cpus,
                           uint64_t *memory_bytes, vp_grant *grant)
@@ -533,6 +583,10 @@ static int apply_override(const vp_override *o, const vp_permissions *ask, vp_pe
                 ret->filesystems[kept++] = *fs;
         }
         ret->n_filesystems = kept;
+
+        r = note_unused_locations(o, ask, grant);
+        if (r < 0)
+                return r;
 
         static const struct {
                 vp_device device;

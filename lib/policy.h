@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Policy files, workspaces and grant computation. An app gets a permission only when its
- * recipe requests it, its workspace allows it and the administrator's [Limits] permit it;
- * everything else is absent from its VM. The format is described in docs/policy.md.
+ * recipe requests it, its workspace allows it and the administrator's [Limits] permit it.
+ * Everything else is absent from its VM. docs/policy.md describes the format.
  *
  * Policy files are keyfiles named *.conf in a policy directory, read in lexical order:
  *   [Limits]           caps that apply to every workspace; an absent key caps at nothing
@@ -36,8 +36,8 @@ typedef struct vp_policy vp_policy;
 /* The policy used when the policy directory does not exist, as policy file text. */
 const char *vp_policy_builtin_text(void);
 
-/* The policy directory: VP_POLICY_SYSTEM_DIR when system is true, else
- * VP_DIR_CONFIG/policy.d. NULL when out of memory. */
+/* The policy directory: VP_DIR_CONFIG/policy.d, or VP_POLICY_SYSTEM_DIR when system is
+ * true and VMPACK_CONFIG_DIR is not set. NULL when out of memory. */
 char *vp_policy_directory(bool system);
 
 /* An empty policy (grants nothing), for vp_policy_parse(). */
@@ -147,7 +147,8 @@ typedef struct vp_denial {
         char *rule;       /* why, e.g. "workspace 'banking' allows network=none (FILE:5)" */
         char *source;     /* "FILE:LINE" of the deciding rule; NULL when no rule exists */
         char *option;     /* "vmpack override" option that removes the request, e.g.
-                           * "--nonetwork"; NULL for a refusal */
+                           * "--nonetwork"; NULL for a refusal and for display, which no
+                           * override removes */
 } vp_denial;
 
 typedef struct vp_grant {

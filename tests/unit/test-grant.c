@@ -337,6 +337,30 @@ static void grant_label_and_notes(void **state)
         vp_grant_clear(&grant);
 }
 
+static void override_notes_unused_entries(void **state)
+{
+        _cleanup_policy_ vp_policy *policy = load_policy();
+        char *args[] = { "--nofilesystem=~/Gone", "--filesystem=~/Work:rw", "--cpus=8", NULL };
+        vp_fs_permission fs = { .location = (char *) "~/Work", .mode = VP_SHARE_RO };
+        vp_permissions ask = { .filesystems = &fs, .n_filesystems = 1 };
+        _cleanup_override_ vp_override *override = NULL;
+        vp_grant grant = { 0 };
+        vp_error err = { 0 };
+
+        assert_int_equal(vp_override_parse(args, &override, &err), 0);
+        vp_grant_request request = { .workspace = "work", .image = "editor", .uid = ALICE, .ask = &ask, .cpus = 2,
+                                     .override = override, .lookup = fake_lookup };
+        assert_int_equal(vp_grant_compute(policy, &request, &grant, &err), 0);
+        assert_int_equal(grant.n_denials, 0);
+        assert_int_equal(grant.permissions.filesystems[0].mode, VP_SHARE_RO);
+        assert_int_equal(grant.cpus, 2);
+        assert_string_equal(grant.notes[0], "override --nofilesystem=~/Gone ignored: the recipe does not request ~/Gone");
+        assert_string_equal(grant.notes[1], "override --filesystem=~/Work:rw ignored: the recipe requests only :ro");
+        assert_string_equal(grant.notes[2], "override --cpus=8 ignored: the recipe requests only 2");
+        assert_null(grant.notes[3]);
+        vp_grant_clear(&grant);
+}
+
 static void denial_message_text(void **state)
 {
         _cleanup_policy_ vp_policy *policy = load_policy();
@@ -577,6 +601,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(grant_table),
                 cmocka_unit_test(grant_label_and_notes),
+                cmocka_unit_test(override_notes_unused_entries),
                 cmocka_unit_test(denial_message_text),
                 cmocka_unit_test(denial_message_empty),
                 cmocka_unit_test(grant_json_shape),

@@ -420,12 +420,16 @@ static void directory_follows_config_dir(void **state)
 {
         _cleanup_free_ char *session = NULL, *system = NULL;
 
+        /* VMPACK_CONFIG_DIR moves both, so tests can run a system daemon. */
         setenv("VMPACK_CONFIG_DIR", "/tmp/vmpack-config", 1);
         session = vp_policy_directory(false);
         system = vp_policy_directory(true);
         assert_string_equal(session, "/tmp/vmpack-config/policy.d");
-        assert_string_equal(system, "/etc/vmpack/policy.d");
+        assert_string_equal(system, "/tmp/vmpack-config/policy.d");
         unsetenv("VMPACK_CONFIG_DIR");
+
+        _cleanup_free_ char *default_system = vp_policy_directory(true);
+        assert_string_equal(default_system, "/etc/vmpack/policy.d");
 }
 
 static void parse_rejects_oversized_line(void **state)
