@@ -93,6 +93,7 @@ static void check_grants(const vp_policy *policy)
 
                 FUZZ_CHECK(vp_grant_compute(policy, &request, &grant, &err) == 0);
                 FUZZ_CHECK(granted_within_ask(&grant));
+                FUZZ_CHECK(strv_length(grant.filesystem_roots) == grant.permissions.n_filesystems);
                 FUZZ_CHECK(grant.cpus >= 1 && grant.cpus <= 64);
                 FUZZ_CHECK(grant.memory_bytes >= 64ULL << 20 && grant.memory_bytes <= 64ULL << 30);
                 for (size_t j = 0; j < grant.n_denials; j++)

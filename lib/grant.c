@@ -159,7 +159,11 @@ static int grant_choice(grant_context *c, const vp_permissions *ask, policy_key 
         return *ret ? 0 : -ENOMEM;
 }
 
-/* True when ancestor is location or a directory above it; both normalized. */
+/*
+ * True when ancestor is location or a directory above it; both normalized. The comparison
+ * is lexical, so whoever opens the granted location must resolve it beneath the allowing
+ * location (vp_grant.filesystem_roots) to keep a symbolic link from leading out of it.
+ */
 static bool location_contains(const char *ancestor, const char *location)
 {
         size_t n = strlen(ancestor);
@@ -203,6 +207,7 @@ static int grant_filesystem(grant_context *c, const vp_fs_permission *requested,
         _cleanup_free_ char *requested_text = NULL, *option = NULL;
         const policy_scope *narrowed_by = NULL;
         const vp_fs_permission *narrowing_rule = NULL;
+        _cleanup_free_ char *root = NULL;
         vp_share_mode mode = requested->mode;
         char title[128];
         int r;
@@ -236,6 +241,17 @@ static int grant_filesystem(grant_context *c, const vp_fs_permission *requested,
                         narrowed_by = scope;
                         narrowing_rule = rule;
                 }
+
+                /* Both rules contain the location, so the longer one is inside the other. */
+                char *normalized = policy_normalize_location(rule->location);
+                if (!normalized)
+                        return -ENOMEM;
+                if (!root || strlen(normalized) > strlen(root)) {
+                        free(root);
+                        root = normalized;
+                } else {
+                        free(normalized);
+                }
         }
 
         /* A narrowed mode is granted, and the wider mode that was requested is denied. */
@@ -262,7 +278,7 @@ static int grant_filesystem(grant_context *c, const vp_fs_permission *requested,
                 return -ENOMEM;
         filesystems[granted->n_filesystems].mode = mode;
         granted->n_filesystems++;
-        return 0;
+        return strv_push(&c->grant->filesystem_roots, TAKE_PTR(root));
 }
 
 static bool usb_allowed(char *const *allowed, const char *id)
@@ -690,6 +706,7 @@ void vp_grant_clear(vp_grant *grant)
         free(grant->workspace);
         free(grant->label);
         vp_permissions_clear(&grant->permissions);
+        strv_free(grant->filesystem_roots);
         for (size_t i = 0; i < grant->n_denials; i++) {
                 free(grant->denials[i].permission);
                 free(grant->denials[i].requested);
@@ -727,10 +744,11 @@ json_t *vp_grant_to_json(const vp_grant *grant)
                                                          string_or_null(d->source), "option",
                                                          string_or_null(d->option)));
         }
-        return json_pack("{s:s, s:o, s:o, s:I, s:I, s:o, s:o}", "workspace", grant->workspace, "label",
+        return json_pack("{s:s, s:o, s:o, s:o, s:I, s:I, s:o, s:o}", "workspace", grant->workspace, "label",
                          string_or_null(grant->label), "permissions", vp_permissions_to_json(&grant->permissions),
-                         "cpus", (json_int_t) grant->cpus, "memory_bytes", (json_int_t) grant->memory_bytes,
-                         "denials", denials, "notes", strv_to_json(grant->notes));
+                         "filesystem_roots", strv_to_json(grant->filesystem_roots), "cpus", (json_int_t) grant->cpus,
+                         "memory_bytes", (json_int_t) grant->memory_bytes, "denials", denials, "notes",
+                         strv_to_json(grant->notes));
 }
 
 static int append_line(char **text, const char *fmt, ...) _printf_(2, 3);

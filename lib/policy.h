@@ -160,6 +160,11 @@ typedef struct vp_grant {
         vp_denial *denials;
         size_t n_denials;
         char **notes; /* caps and ignored override entries, for people; never NULL */
+        /* For each of permissions.filesystems, the policy location that allows it (the more
+         * specific of the workspace's and the limits' entries, normalized, e.g. "~/Work" for
+         * "~/Work/Project"). Policy checks are lexical, so a share must be resolved beneath
+         * this location for a symbolic link not to lead out of what the policy allows. */
+        char **filesystem_roots;
 } vp_grant;
 
 /*
@@ -170,7 +175,8 @@ typedef struct vp_grant {
 int vp_grant_compute(const vp_policy *policy, const vp_grant_request *request, vp_grant *ret,
                      vp_error *err);
 void vp_grant_clear(vp_grant *grant);
-/* {"workspace", "label", "permissions", "cpus", "memory_bytes", "denials": [...], "notes"} */
+/* {"workspace", "label", "permissions", "filesystem_roots", "cpus", "memory_bytes",
+ *  "denials": [...], "notes"} */
 json_t *vp_grant_to_json(const vp_grant *grant);
 /*
  * One line per denial, such as "network=uplink is not granted: workspace 'banking' allows

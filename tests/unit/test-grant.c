@@ -361,6 +361,33 @@ static void override_notes_unused_entries(void **state)
         vp_grant_clear(&grant);
 }
 
+static void grant_filesystem_roots(void **state)
+{
+        _cleanup_policy_ vp_policy *policy = load_policy();
+        vp_fs_permission fs[] = {
+                { .location = (char *) "~/Work/Secret/x", .mode = VP_SHARE_RO },
+                { .location = (char *) "/srv//data/./in/sub", .mode = VP_SHARE_RW },
+                { .location = (char *) "xdg-download", .mode = VP_SHARE_RW },
+                { .location = (char *) "~/Other", .mode = VP_SHARE_RO },
+        };
+        vp_permissions ask = { .filesystems = fs, .n_filesystems = ELEMENTSOF(fs) };
+        vp_grant_request request = { .workspace = "work", .image = "editor", .uid = ALICE, .ask = &ask,
+                                     .lookup = fake_lookup };
+        vp_grant grant = { 0 };
+        vp_error err = { 0 };
+
+        assert_int_equal(vp_grant_compute(policy, &request, &grant, &err), 0);
+        /* ~/Other is denied, so it has neither a grant nor a root. */
+        assert_int_equal(grant.permissions.n_filesystems, 3);
+        assert_int_equal(strv_length(grant.filesystem_roots), 3);
+        /* The workspace's ~/Work/Secret is more specific than the limits' ~/Work. */
+        assert_string_equal(grant.filesystem_roots[0], "~/Work/Secret");
+        /* The limits' /srv/data/in is more specific than the workspace's /srv/data/. */
+        assert_string_equal(grant.filesystem_roots[1], "/srv/data/in");
+        assert_string_equal(grant.filesystem_roots[2], "xdg-download");
+        vp_grant_clear(&grant);
+}
+
 static void denial_message_text(void **state)
 {
         _cleanup_policy_ vp_policy *policy = load_policy();
@@ -602,6 +629,7 @@ int main(void)
                 cmocka_unit_test(grant_table),
                 cmocka_unit_test(grant_label_and_notes),
                 cmocka_unit_test(override_notes_unused_entries),
+                cmocka_unit_test(grant_filesystem_roots),
                 cmocka_unit_test(denial_message_text),
                 cmocka_unit_test(denial_message_empty),
                 cmocka_unit_test(grant_json_shape),
