@@ -26,7 +26,7 @@ static int lookup(uid_t uid, char **ret_name, char ***ret_groups, void *userdata
         return *ret_name ? 0 : -ENOMEM;
 }
 
-/* A request that asks for everything, so every rule is exercised. */
+/* A request for every permission, so every rule is exercised. */
 static vp_fs_permission ask_filesystems[] = {
         { (char *) "xdg-download", VP_SHARE_CREATE },
         { (char *) "~/Work/Project", VP_SHARE_RW },

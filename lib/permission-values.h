@@ -33,7 +33,7 @@ extern const char *const vp_gpu_choices[];
 extern const char *const vp_display_choices[];
 
 /*
- * Parse one filesystems= item, "LOCATION[:ro|:rw|:create]". On -EINVAL, message says what is
+ * Parse one filesystems= item, "LOCATION[:ro|:rw|:create]". On -EINVAL, message describes what is
  * wrong with the item (without the "valid: ..." part); -ENOMEM when out of memory.
  */
 int vp_fs_permission_parse(const char *item, vp_fs_permission *ret, char *message, size_t message_size);

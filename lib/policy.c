@@ -312,7 +312,8 @@ static int parse_images(parser *p, policy_key key, const char *value)
         return 0;
 }
 
-/* POSIX portable user and group names, as useradd accepts them by default on Debian. */
+/* User and group names: characters of the POSIX portable filename character set, not
+ * starting with '-', at most 32 bytes. */
 static bool is_user_name(const char *s)
 {
         size_t n = strlen(s);
@@ -867,6 +868,12 @@ static int filter_conf(const struct dirent *entry)
         return entry->d_name[0] != '.' && vp_str_endswith(entry->d_name, POLICY_FILE_SUFFIX);
 }
 
+/* Byte order, unlike alphasort(), so the order does not depend on the locale. */
+static int compare_names(const struct dirent **a, const struct dirent **b)
+{
+        return strcmp((*a)->d_name, (*b)->d_name);
+}
+
 static int load_builtin(vp_policy **ret, vp_error *err)
 {
         _cleanup_policy_ vp_policy *policy = NULL;
@@ -902,8 +909,7 @@ int vp_policy_load(const char *directory, vp_policy **ret, vp_error *err)
         if (r < 0)
                 return r;
 
-        /* alphasort() orders by the C locale's collation here, because vmpack never calls setlocale(). */
-        n = scandir(directory, &entries, filter_conf, alphasort);
+        n = scandir(directory, &entries, filter_conf, compare_names);
         if (n < 0)
                 return vp_error_set_errno(err, -errno, "policy directory %s", directory);
 
