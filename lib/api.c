@@ -58,6 +58,12 @@ static const method methods[] = {
                   { "offset", TYPE_INTEGER, false },
                   { "max_bytes", TYPE_INTEGER, false },
           } },
+        { "Override",
+          {
+                  { "name", TYPE_STRING, true },
+                  { "options", TYPE_STRINGS, false },
+                  { "reset", TYPE_BOOLEAN, false },
+          } },
         { "Audit",
           {
                   { "since_ms", TYPE_INTEGER, false },

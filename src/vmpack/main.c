@@ -28,6 +28,7 @@ static const struct verb {
         { "resume", verb_resume, "continue a suspended instance from its saved state" },
         { "ps", verb_ps, "list running instances" },
         { "logs", verb_logs, "print an instance's app output" },
+        { "override", verb_override, "narrow what an instance's app gets, below its recipe's request" },
         { "policy", verb_policy, "check or show the policy files that decide what apps may use" },
         { "audit", verb_audit, "show vmpackd's audit log of decisions and VM events" },
 };

@@ -27,6 +27,7 @@ int verb_suspend(int argc, char **argv);
 int verb_resume(int argc, char **argv);
 int verb_ps(int argc, char **argv);
 int verb_logs(int argc, char **argv);
+int verb_override(int argc, char **argv);
 int verb_policy(int argc, char **argv);
 int verb_audit(int argc, char **argv);
 

@@ -142,6 +142,12 @@ static void method_install(daemon_state *d, connection *c, const vp_api_request 
                 server_reply_error(c, VP_API_ERROR_INVALID_PARAMETER, message);
                 return;
         }
+        if (workspace && !vp_instance_name_valid(workspace)) {
+                snprintf(message, sizeof(message), "invalid workspace name '%.100s' (same rule as instance names)",
+                         workspace);
+                server_reply_error(c, VP_API_ERROR_INVALID_PARAMETER, message);
+                return;
+        }
         json_t *existing = NULL;
         if (vp_db_get_instance(d->db, name, &existing, &err) == 0) {
                 json_decref(existing);
@@ -155,6 +161,8 @@ static void method_install(daemon_state *d, connection *c, const vp_api_request 
                                    err.message);
                 return;
         }
+        if (!grant_check_install(d, c, name, workspace, image))
+                return;
 
         vp_instance_create_options options = {
                 .name = name,
@@ -420,46 +428,12 @@ static int make_app_argv(json_t *metadata, const vp_api_request *request, char *
         return 0;
 }
 
-/* CPUs and memory from the recipe's [Resources], within the limits 'vmpack run' accepts. */
-static void read_resources(json_t *metadata, supervise_spec *spec)
-{
-        json_t *resources = json_object_get(metadata, "resources");
-        json_t *cpus = json_object_get(resources, "cpus");
-        json_t *memory = json_object_get(resources, "memory_bytes");
-
-        if (json_is_integer(cpus) && json_integer_value(cpus) >= 1 && json_integer_value(cpus) <= 64)
-                spec->cpus = (unsigned) json_integer_value(cpus);
-        if (json_is_integer(memory) && json_integer_value(memory) >= (64LL << 20) &&
-            json_integer_value(memory) <= (64LL << 30))
-                spec->memory_mib = (uint64_t) json_integer_value(memory) >> 20;
-}
-
-static bool permission_is(json_t *metadata, const char *key, const char *value)
-{
-        const char *granted = json_string_value(json_object_get(json_object_get(metadata, "permissions"), key));
-
-        return granted && strcmp(granted, value) == 0;
-}
-
-/* The display and the devices that come with it, from the image's permissions. The
- * window title names the workspace and the instance, "[work] WorkFox". */
-static int read_display(json_t *metadata, json_t *instance, const char *name, supervise_spec *spec,
-                        char **ret_title)
+/* The window title names the workspace and the instance: "[work] WorkFox". */
+static char *window_title(json_t *instance, const char *name)
 {
         const char *workspace = json_string_value(json_object_get(instance, "workspace"));
 
-        *ret_title = NULL;
-        if (!permission_is(metadata, "display", "wayland"))
-                return 0;
-        spec->gui = true;
-        spec->audio = permission_is(metadata, "audio", "playback");
-        spec->microphone = spec->audio && permission_is(metadata, "microphone", "on");
-        spec->clipboard = permission_is(metadata, "clipboard", "on-request");
-        *ret_title = workspace ? vp_strdup_printf("[%s] %s", workspace, name) : strdup(name);
-        if (!*ret_title)
-                return -ENOMEM;
-        spec->window_title = *ret_title;
-        return 0;
+        return workspace ? vp_strdup_printf("[%s] %s", workspace, name) : strdup(name);
 }
 
 static void method_start(daemon_state *d, connection *c, const vp_api_request *request)
@@ -471,6 +445,7 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
         _cleanup_image_ vp_image *image = NULL;
         _cleanup_free_ char *title = NULL;
         vp_db_caller caller = caller_of(c);
+        instance_grant grant = {};
         instance_run *run = NULL;
         vp_error err = {};
         char message[512];
@@ -513,18 +488,23 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
                 reply_failure(c, name, "Start", &err);
                 goto out;
         }
+        if (!grant_for_instance(d, c, "Start", object, image, &grant))
+                goto out;
         supervise_spec spec = {
                 .rootfs_path = image->rootfs_path,
                 .data_path = data_path,
                 .argv = argv,
                 .files = files,
         };
-        read_resources(image->metadata, &spec);
-        if (read_display(image->metadata, object, name, &spec, &title) < 0) {
+        grant_apply(&grant, &spec);
+        title = window_title(object, name);
+        if (!title) {
                 server_reply_error(c, VP_API_ERROR_FAILED, "out of memory");
                 goto out;
         }
-        audit_allow(d, c, "Start", name, NULL, request->parameters);
+        spec.window_title = title;
+        json_object_set(grant.detail, "request", request->parameters);
+        audit_allow(d, c, "Start", name, NULL, grant.detail);
         if (supervise_start(d, name, &spec, &run, &err) < 0) {
                 reply_failure(c, name, "Start", &err);
                 goto out;
@@ -537,6 +517,7 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
         server_reply(c, reply);
         json_decref(reply);
 out:
+        instance_grant_clear(&grant);
         json_decref(object);
 }
 
@@ -652,6 +633,7 @@ static void method_resume(daemon_state *d, connection *c, const vp_api_request *
         _cleanup_image_ vp_image *image = NULL;
         _cleanup_free_ char *title = NULL;
         vp_db_caller caller = caller_of(c);
+        instance_grant grant = {};
         instance_run *run = NULL;
         vp_error err = {};
         char message[512];
@@ -682,6 +664,10 @@ static void method_resume(daemon_state *d, connection *c, const vp_api_request *
                 server_reply_error(c, VP_API_ERROR_IMAGE_NOT_FOUND, message);
                 goto out;
         }
+        /* The policy may have changed since the suspend: the saved VM runs on only if it
+         * would still get what it had. */
+        if (!grant_for_instance(d, c, "Resume", object, image, &grant))
+                goto out;
         if (vp_run_read_saved_app(state_path, &argv, &files, &err) < 0) {
                 vp_error_prefix(&err, "saved state of instance '%s' (discard it with 'vmpack stop %s')", name, name);
                 reply_failure(c, name, "Resume", &err);
@@ -694,12 +680,14 @@ static void method_resume(daemon_state *d, connection *c, const vp_api_request *
                 .files = files[0] ? files : NULL,
                 .resume = true,
         };
-        read_resources(image->metadata, &spec);
-        if (read_display(image->metadata, object, name, &spec, &title) < 0) {
+        grant_apply(&grant, &spec);
+        title = window_title(object, name);
+        if (!title) {
                 server_reply_error(c, VP_API_ERROR_FAILED, "out of memory");
                 goto out;
         }
-        audit_allow(d, c, "Resume", name, NULL, NULL);
+        spec.window_title = title;
+        audit_allow(d, c, "Resume", name, NULL, grant.detail);
         if (supervise_start(d, name, &spec, &run, &err) < 0) {
                 reply_failure(c, name, "Resume", &err);
                 goto out;
@@ -709,6 +697,7 @@ static void method_resume(daemon_state *d, connection *c, const vp_api_request *
         run->waiters[run->n_waiters++] = c;
         c->waiting = true;
 out:
+        instance_grant_clear(&grant);
         json_decref(object);
 }
 
@@ -779,6 +768,35 @@ static void method_logs(daemon_state *d, connection *c, const vp_api_request *re
 
 /* Room left in a reply for everything but the entries. */
 #define AUDIT_REPLY_MARGIN 4096
+
+/* Without options or reset, Override only reads the stored override; that is not audited. */
+static void method_override(daemon_state *d, connection *c, const vp_api_request *request)
+{
+        const char *name = string_parameter(request, "name");
+        json_t *options = json_object_get(request->parameters, "options");
+        bool reset = json_is_true(json_object_get(request->parameters, "reset"));
+        _cleanup_image_ vp_image *image = NULL;
+        json_t *args = NULL;
+        vp_error err = {};
+        bool ok;
+
+        json_t *object = authorize(d, c, "Override", name);
+        if (!object)
+                return;
+        if (json_array_size(options) == 0 && !reset)
+                ok = grant_get_override(c, name, &args);
+        else if (vp_store_find_image(json_string_value(json_object_get(object, "image")), &image, &err) < 0) {
+                server_reply_error(c, VP_API_ERROR_IMAGE_NOT_FOUND, err.message);
+                ok = false;
+        } else
+                ok = grant_set_override(d, c, name, object, image, options, reset, &args);
+        if (ok) {
+                json_t *reply = json_pack("{s:o}", "override", args);
+                server_reply(c, reply);
+                json_decref(reply);
+        }
+        json_decref(object);
+}
 
 static void method_audit(daemon_state *d, connection *c, const vp_api_request *request)
 {
@@ -864,6 +882,8 @@ void methods_dispatch(daemon_state *d, connection *c, const vp_api_request *requ
                 method_list(d, c, request, true);
         else if (strcmp(m, "Logs") == 0)
                 method_logs(d, c, request);
+        else if (strcmp(m, "Override") == 0)
+                method_override(d, c, request);
         else if (strcmp(m, "Audit") == 0)
                 method_audit(d, c, request);
         else

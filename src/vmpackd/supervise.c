@@ -124,7 +124,7 @@ static _noreturn_ void child_main(const char *name, const supervise_spec *spec, 
                 .memory_mib = spec->memory_mib,
                 .machine = VP_MACHINE_MICROVM,
                 .accel = VP_ACCEL_AUTO,
-                .network = VP_VM_NETWORK_NONE,
+                .network = spec->network,
                 .stdin_fd = -1,
                 .stdout_fd = output_fd,
                 .stderr_fd = output_fd,
@@ -140,9 +140,18 @@ static _noreturn_ void child_main(const char *name, const supervise_spec *spec, 
                 .clipboard = spec->clipboard,
                 .window_title = spec->window_title,
         };
+        vp_run_folder folders[VP_VM_MAX_SHARES];
         vp_run_result result = {};
         vp_error err = {};
         sigset_t set;
+
+        /* supervise_start() moved the folders' descriptors to 7, 8, ... */
+        for (size_t i = 0; i < spec->n_folders; i++) {
+                folders[i] = spec->folders[i];
+                folders[i].fd = 7 + (int) i;
+        }
+        options.folders = spec->n_folders ? folders : NULL;
+        options.n_folders = spec->n_folders;
 
         /* A graphical app needs q35. A session daemon inherits the DISPLAY or
          * WAYLAND_DISPLAY of the vmpack that started it, so the window opens there.
@@ -245,15 +254,25 @@ int supervise_start(daemon_state *d, const char *name, const supervise_spec *spe
         }
         if (run->pid == 0) {
                 /* Keep only the pipes' write ends and the console: the client sockets and the
-                 * listening socket must close when the daemon closes them. */
-                int fds[4] = { output_pipe[1], result_pipe[1], console_fd, status_pipe[1] }, moved[4];
-                for (int i = 0; i < 4; i++)
+                 * listening socket must close when the daemon closes them.
+                 * The opened folders follow them from descriptor 7 on. */
+                size_t n = 4 + spec->n_folders;
+                int fds[4 + VP_VM_MAX_SHARES], moved[4 + VP_VM_MAX_SHARES];
+                if (spec->n_folders > VP_VM_MAX_SHARES)
+                        _exit(1);
+                fds[0] = output_pipe[1];
+                fds[1] = result_pipe[1];
+                fds[2] = console_fd;
+                fds[3] = status_pipe[1];
+                for (size_t i = 0; i < spec->n_folders; i++)
+                        fds[4 + i] = spec->folders[i].fd;
+                for (size_t i = 0; i < n; i++)
                         if ((moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 1024)) < 0)
                                 _exit(1);
-                for (int i = 0; i < 4; i++)
-                        if (dup3(moved[i], 3 + i, O_CLOEXEC) < 0)
+                for (size_t i = 0; i < n; i++)
+                        if (dup3(moved[i], 3 + (int) i, O_CLOEXEC) < 0)
                                 _exit(1);
-                syscall(SYS_close_range, 7, ~0U, 0);
+                syscall(SYS_close_range, 3 + n, ~0U, 0);
                 child_main(name, spec, 3, 4, 5);
         }
 

@@ -5,6 +5,8 @@
  *   server.c     client connections: framing, size limit, SO_PEERCRED, replies
  *   methods.c    one handler per API method (see docs/api.md)
  *   audit.c      the caller's role, authorization replies and the audit log
+ *   grant.c      policy at Install, Start, Resume and Override: the effective grant and
+ *                the folders opened for it
  *   supervise.c  one supervising child per running instance, which calls vp_vm_run()
  *                and saves or loads the VM's state on Suspend and Resume;
  *                the daemon watches it with a pidfd and copies the app's output to the log
@@ -13,7 +15,12 @@
 
 #include "api.h"
 #include "db.h"
+#include "policy.h"
+#include "qemu.h"
 #include "role.h"
+#include "share.h"
+#include "store.h"
+#include "vmrun.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -82,6 +89,7 @@ typedef struct daemon_state {
         int signal_fd;
         bool quit;
         int64_t idle_since_ms;
+        char *policy_digest; /* of the policy files last read; NULL before the first read */
 
         connection *connections[MAX_CONNECTIONS];
         instance_run *runs[MAX_RUNS];
@@ -145,6 +153,9 @@ typedef struct supervise_spec {
         /* The VM's grant (permissions, shares, devices), recorded in the detail of the
          * "vm-started" audit entry; may be NULL. Borrowed. */
         json_t *grant;
+        vp_vm_network network;
+        const vp_run_folder *folders; /* opened directories; the child keeps them for QEMU */
+        size_t n_folders;
 } supervise_spec;
 
 /* Fork the supervising child for the instance and record the run. */
@@ -167,3 +178,33 @@ int supervise_check_deadlines(daemon_state *d);
 void supervise_recover(daemon_state *d);
 /* Fill QEMU's pid, RSS and accelerator of a running instance into object. */
 void supervise_describe(const instance_run *run, json_t *object);
+
+/* grant.c */
+/* What an instance's VM gets: the effective grant and the folders opened for it. */
+typedef struct instance_grant {
+        vp_grant grant;
+        vp_resolved_share *shares; /* n_shares opened folders */
+        vp_run_folder *folders;    /* the same, as vp_vm_run() takes them */
+        size_t n_shares;
+        json_t *detail; /* the grant, its shares and the policy digest, for the audit log */
+} instance_grant;
+
+/* Whether c's caller may install image as instance name in workspace: the workspace
+ * exists and allows the image and the caller. Replies and records a denial otherwise. */
+bool grant_check_install(daemon_state *d, connection *c, const char *name, const char *workspace,
+                         const vp_image *image);
+/* Compute the grant of instance (its database object) for image under the current policy
+ * and the owner's override, and open its folders as the instance's owner. Replies
+ * PermissionDenied naming each permission and rule, records it, and returns false when
+ * anything is denied. */
+bool grant_for_instance(daemon_state *d, connection *c, const char *action, json_t *instance, const vp_image *image,
+                        instance_grant *ret);
+void instance_grant_clear(instance_grant *g);
+/* Fill the spec's resources, network, display devices, folders and audit detail. */
+void grant_apply(const instance_grant *g, supervise_spec *spec);
+/* Store the owner's override (options as vmpack override takes them, added to the stored
+ * ones unless reset), after checking that it only narrows the image's request. */
+bool grant_set_override(daemon_state *d, connection *c, const char *name, json_t *instance, const vp_image *image,
+                        json_t *options, bool reset, json_t **ret_args);
+/* The stored override as options; an empty array when there is none. */
+bool grant_get_override(connection *c, const char *name, json_t **ret_args);
