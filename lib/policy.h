@@ -68,7 +68,8 @@ char *const *vp_policy_workspaces(const vp_policy *policy);
 bool vp_policy_is_builtin(const vp_policy *policy);
 /*
  * The effective policy (workspace rules capped by [Limits]) with the FILE:LINE of every rule:
- * {"directory", "files", "digest", "builtin", "limits": {...}, "workspaces": {NAME: {...}}}.
+ * {"files", "digest", "builtin", "limits": {KEY: RULE}, "workspaces": {NAME: {...}}}, where
+ * a RULE is {"value", "source": "FILE:LINE" or null, "capped": what [Limits] cut or null}.
  * With workspace set, only that workspace is included; NULL when it does not exist.
  */
 json_t *vp_policy_to_json(const vp_policy *policy, const char *workspace);
