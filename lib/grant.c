@@ -402,20 +402,53 @@ static int grant_permissions(grant_context *c, const vp_permissions *ask, unsign
         return 0;
 }
 
+/* The name of group gid, or NULL when it has none; the _r call keeps this thread-safe. */
+static int group_name(gid_t gid, char **ret)
+{
+        size_t size = 1024;
+
+        for (;;) {
+                _cleanup_free_ char *buffer = malloc(size);
+                struct group entry, *found = NULL;
+                if (!buffer)
+                        return -ENOMEM;
+                int r = getgrgid_r(gid, &entry, buffer, size, &found);
+                if (r == ERANGE && size < (1U << 20)) {
+                        size *= 2;
+                        continue;
+                }
+                if (r != 0)
+                        return -r;
+                *ret = found ? strdup(found->gr_name) : NULL;
+                return found && !*ret ? -ENOMEM : 0;
+        }
+}
+
 int vp_user_lookup_system(uid_t uid, char **ret_name, char ***ret_groups, void *userdata _unused_)
 {
         _cleanup_strv_free_ char **groups = strv_new();
         _cleanup_free_ gid_t *gids = NULL;
-        _cleanup_free_ char *name = NULL;
-        struct passwd *pw;
-        int n = 64;
+        _cleanup_free_ char *name = NULL, *buffer = NULL;
+        struct passwd entry, *pw = NULL;
+        size_t size = 1024;
+        int n = 64, r;
 
         if (!groups)
                 return -ENOMEM;
-        errno = 0;
-        pw = getpwuid(uid);
+        for (;;) {
+                free(buffer);
+                buffer = malloc(size);
+                if (!buffer)
+                        return -ENOMEM;
+                r = getpwuid_r(uid, &entry, buffer, size, &pw);
+                if (r != ERANGE || size >= (1U << 20))
+                        break;
+                size *= 2;
+        }
+        if (r != 0)
+                return -r;
         if (!pw)
-                return errno ? -errno : -ENOENT;
+                return -ENOENT;
         name = strdup(pw->pw_name);
         if (!name)
                 return -ENOMEM;
@@ -435,8 +468,15 @@ int vp_user_lookup_system(uid_t uid, char **ret_name, char ***ret_groups, void *
                 n = count;
         }
         for (int i = 0; i < n; i++) {
-                struct group *gr = getgrgid(gids[i]);
-                if (gr && !strv_contains(groups, gr->gr_name) && strv_extend(&groups, gr->gr_name) < 0)
+                char *group = NULL;
+                r = group_name(gids[i], &group);
+                if (r < 0)
+                        return r;
+                if (!group || strv_contains(groups, group)) {
+                        free(group);
+                        continue;
+                }
+                if (strv_push(&groups, group) < 0)
                         return -ENOMEM;
         }
 
