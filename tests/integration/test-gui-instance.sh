@@ -28,6 +28,20 @@ RECIPE
 # guitest was built from another path by an earlier run.
 "$VMPACK" build --force "$recipe" >"$TEST_TMP/build.log" 2>&1 || fail "vmpack build failed: $(tail -5 "$TEST_TMP/build.log")"
 
+# Workspace work allows the display and 512 MiB; without policy files only "default" exists.
+mkdir -p "$VMPACK_CONFIG_DIR/policy.d"
+cat >"$VMPACK_CONFIG_DIR/policy.d/10-test.conf" <<'POLICY'
+[Limits]
+display=wayland
+audio=playback
+memory=1G
+
+[Workspace work]
+Images=guitest
+display=wayland
+memory=512M
+POLICY
+
 name="$(instance gui)"
 say "install $name in workspace work and start it"
 "$VMPACK" install --workspace work --no-desktop guitest "$name" >/dev/null || fail "vmpack install failed"
@@ -47,6 +61,10 @@ for word in "-machine q35" "-device virtio-gpu-pci" "-display none" "-name guest
         [[ "$qemu_args" == *"$word"* ]] || fail "QEMU command line lacks '$word': $qemu_args"
 done
 pass "QEMU runs with q35, virtio-gpu, no window and the title '[work] $name'"
+for word in "intel-hda" "audiodev" "com.redhat.spice.0" "virtio-net"; do
+        [[ "$qemu_args" != *"$word"* ]] || fail "QEMU command line has '$word' without its permission: $qemu_args"
+done
+pass "no sound device, clipboard channel or NIC without their permissions"
 
 qmp="$(find "$VMPACK_RUNTIME_DIR" -name qmp.sock -type s | head -1)"
 [ -n "$qmp" ] || fail "no qmp.sock under $VMPACK_RUNTIME_DIR"

@@ -98,6 +98,10 @@ pass "8 concurrent clients answered while 2 others held connections"
 A="$(instance a)"
 B="$(instance b)"
 
+# A policy with a second workspace: without policy files only "default" exists.
+mkdir -p "$VMPACK_CONFIG_DIR/policy.d"
+printf '[Workspace default]\nImages=*\n\n[Workspace work]\nImages=*\n' >"$VMPACK_CONFIG_DIR/policy.d/10-test.conf"
+
 say "install validates names and rejects duplicates"
 for bad in -x "a/b" "$(printf 'x%.0s' $(seq 65))" ""; do
         set +e
@@ -108,6 +112,12 @@ for bad in -x "a/b" "$(printf 'x%.0s' $(seq 65))" ""; do
 done
 "$VMPACK" install --data-size 64M "$SHELL_STORE_IMAGE" "$A" || fail "install $A failed"
 "$VMPACK" install --workspace work "$SHELL_STORE_IMAGE" "$B" || fail "install $B failed"
+set +e
+"$VMPACK" install --workspace banking "$SHELL_STORE_IMAGE" "$(instance c)" 2>"$TEST_TMP/err"
+status=$?
+set -e
+expect_eq "install into a workspace the policy lacks: exit status" "$status" 1
+grep -q "no \[Workspace banking\]" "$TEST_TMP/err" || fail "unknown workspace message: $(cat "$TEST_TMP/err")"
 set +e
 "$VMPACK" install "$SHELL_STORE_IMAGE" "$A" 2>"$TEST_TMP/err"
 status=$?
