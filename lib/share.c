@@ -785,10 +785,39 @@ int vp_share_xdg_dir(const char *home, const char *name, char **ret, vp_error *e
         return xdg_dir_at(home_fd, home, xdg, ret, err);
 }
 
+/* The part of parsed's relative path below root, or NULL when root is NULL, the location
+ * itself, or not one of its ancestors (then err is set and *ret_error is negative). */
+static const char *below_root(const char *root, const char *location, const parsed_location *parsed,
+                              parsed_location *ret_root, int *ret_error, vp_error *err)
+{
+        *ret_error = 0;
+        if (!root || strcmp(root, location) == 0)
+                return NULL;
+        int r = parse_location(root, ret_root, err);
+        if (r < 0) {
+                *ret_error = r;
+                return NULL;
+        }
+        size_t n = ret_root->relative ? strlen(ret_root->relative) : 0;
+        if (ret_root->xdg || parsed->xdg || ret_root->kind != parsed->kind || n == 0 ||
+            strncmp(parsed->relative, ret_root->relative, n) != 0 || parsed->relative[n] != '/') {
+                *ret_error = vp_error_set(err, -EINVAL, "share '%s' is not inside '%s', the folder that allows it",
+                                          location, root);
+                return NULL;
+        }
+        return parsed->relative + n + 1;
+}
+
 int vp_share_resolve(const vp_share_user *user, const char *location, vp_share_mode mode,
                      const char *const *forbidden, vp_resolved_share *ret, vp_error *err)
 {
-        parsed_location parsed;
+        return vp_share_resolve_within(user, NULL, location, mode, forbidden, ret, err);
+}
+
+int vp_share_resolve_within(const vp_share_user *user, const char *root, const char *location, vp_share_mode mode,
+                            const char *const *forbidden, vp_resolved_share *ret, vp_error *err)
+{
+        parsed_location parsed, root_parsed = { 0 };
         _cleanup_free_ char *home = NULL;
         _cleanup_close_ int home_fd = -EBADF, base_fd = -EBADF, fd = -EBADF;
         _cleanup_(forbidden_set_clear) forbidden_set set = { 0 };
@@ -835,13 +864,41 @@ int vp_share_resolve(const vp_share_user *user, const char *location, vp_share_m
                 resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
         }
 
+        /* A location below the folder that the policy allows resolves beneath that folder, so
+         * a symbolic link inside it (planted by an app that may write there) cannot lead to
+         * another folder of the home. The folder itself resolves like any location. */
+        const char *below = below_root(root, location, &parsed, &root_parsed, &r, err);
+        _cleanup_free_ char *root_relative = root_parsed.relative;
+        parsed_location target = parsed;
+        if (r < 0)
+                return r;
+        if (below) {
+                int root_fd = openat2_retry(base_fd, root_relative, O_PATH | O_DIRECTORY | O_CLOEXEC, resolve);
+                if (root_fd == -ENOENT && mode == VP_SHARE_CREATE)
+                        root_fd = create_path(base_fd, resolve, root, &root_parsed, &set, &created, err);
+                else if (root_fd < 0)
+                        return explain_open_error(root_fd, root, &root_parsed, mode, err);
+                if (root_fd < 0)
+                        return root_fd;
+                close(base_fd);
+                base_fd = root_fd;
+                resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+                          (parsed.kind == LOCATION_ABSOLUTE ? RESOLVE_NO_SYMLINKS : 0);
+                target.relative = (char *) below;
+        }
+
         /* Without O_DIRECTORY, so that a file is reported as "not a directory" here. */
-        fd = openat2_retry(base_fd, parsed.relative, O_PATH | O_CLOEXEC, resolve);
+        fd = openat2_retry(base_fd, target.relative, O_PATH | O_CLOEXEC, resolve);
         if (fd == -ENOENT && mode == VP_SHARE_CREATE) {
-                fd = create_path(base_fd, resolve, location, &parsed, &set, &created, err);
+                bool created_below = false;
+                fd = create_path(base_fd, resolve, location, &target, &set, &created_below, err);
                 if (fd < 0)
                         return fd;
-        } else if (fd < 0)
+                created = created || created_below;
+        } else if (fd == -EXDEV && below)
+                return vp_error_set(err, fd, "share '%s': a symbolic link in the path leads outside %s, the folder "
+                                    "that allows it", location, root);
+        else if (fd < 0)
                 return explain_open_error(fd, location, &parsed, mode, err);
 
         struct stat st;
@@ -897,8 +954,8 @@ static int drop_to_user(const vp_share_user *user)
         return 0;
 }
 
-_noreturn_ static void resolve_child(int socket_fd, const vp_share_user *user, const char *location,
-                                     vp_share_mode mode, const char *const *forbidden)
+_noreturn_ static void resolve_child(int socket_fd, const vp_share_user *user, const char *root,
+                                     const char *location, vp_share_mode mode, const char *const *forbidden)
 {
         resolve_reply reply = { 0 };
         vp_resolved_share share = { .fd = -EBADF };
@@ -911,7 +968,7 @@ _noreturn_ static void resolve_child(int socket_fd, const vp_share_user *user, c
         if (r < 0)
                 vp_error_set_errno(&err, r, "share '%s': switching to uid %u", location, (unsigned) user->uid);
         else
-                r = vp_share_resolve(user, location, mode, forbidden, &share, &err);
+                r = vp_share_resolve_within(user, root, location, mode, forbidden, &share, &err);
 
         reply.code = r;
         if (r < 0)
@@ -1058,6 +1115,13 @@ static int validate_received(const vp_share_user *user, const char *location, vp
 int vp_share_resolve_as(const vp_share_user *user, const char *location, vp_share_mode mode,
                         const char *const *forbidden, vp_resolved_share *ret, vp_error *err)
 {
+        return vp_share_resolve_within_as(user, NULL, location, mode, forbidden, ret, err);
+}
+
+int vp_share_resolve_within_as(const vp_share_user *user, const char *root, const char *location,
+                               vp_share_mode mode, const char *const *forbidden, vp_resolved_share *ret,
+                               vp_error *err)
+{
         int sockets[2];
         resolve_reply reply;
         _cleanup_close_ int fd = -EBADF;
@@ -1066,7 +1130,7 @@ int vp_share_resolve_as(const vp_share_user *user, const char *location, vp_shar
         if (!user)
                 return vp_error_set(err, -EINVAL, "share: no user given");
         if (geteuid() == user->uid)
-                return vp_share_resolve(user, location, mode, forbidden, ret, err);
+                return vp_share_resolve_within(user, root, location, mode, forbidden, ret, err);
         if (geteuid() != 0)
                 return vp_error_set(err, -EPERM, "share '%s': resolving uid %u's folders needs root (running as uid %u)",
                                     location ? location : "", (unsigned) user->uid, (unsigned) geteuid());
@@ -1085,7 +1149,7 @@ int vp_share_resolve_as(const vp_share_user *user, const char *location, vp_shar
         }
         if (pid == 0) {
                 close(sockets[0]);
-                resolve_child(sockets[1], user, location, mode, forbidden);
+                resolve_child(sockets[1], user, root, location, mode, forbidden);
         }
         close(sockets[1]);
 

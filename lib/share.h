@@ -66,6 +66,15 @@ int vp_share_resolve(const vp_share_user *user, const char *location, vp_share_m
                      const char *const *forbidden, vp_resolved_share *ret, vp_error *err);
 
 /*
+ * Same as vp_share_resolve(), for a location inside root, the folder that the policy allows
+ * (e.g. "~/Work" for "~/Work/Project"). root resolves like a location; the rest resolves
+ * beneath it, so a symbolic link inside root never leads out of it (-EXDEV). root NULL or
+ * equal to location: as vp_share_resolve(). -EINVAL when location is not inside root.
+ */
+int vp_share_resolve_within(const vp_share_user *user, const char *root, const char *location, vp_share_mode mode,
+                            const char *const *forbidden, vp_resolved_share *ret, vp_error *err);
+
+/*
  * Same as vp_share_resolve(), but a forked child that has dropped to the user's uid, gid
  * and supplementary groups does the lookup and the creation, and sends the descriptor
  * back. The caller then re-checks the received directory with its own rights. For root
@@ -74,6 +83,10 @@ int vp_share_resolve(const vp_share_user *user, const char *location, vp_share_m
  */
 int vp_share_resolve_as(const vp_share_user *user, const char *location, vp_share_mode mode,
                         const char *const *forbidden, vp_resolved_share *ret, vp_error *err);
+/* vp_share_resolve_within() in the same way as vp_share_resolve_as(). */
+int vp_share_resolve_within_as(const vp_share_user *user, const char *root, const char *location,
+                               vp_share_mode mode, const char *const *forbidden, vp_resolved_share *ret,
+                               vp_error *err);
 
 /* Compute the guest path of a location without touching the host filesystem (pure). The
  * xdg-* names map to the English default folders here; vp_share_resolve() reads the user's

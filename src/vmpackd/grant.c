@@ -219,7 +219,8 @@ static bool open_folders(daemon_state *d, connection *c, const char *action, con
                 vp_resolved_share *share = &g->shares[g->n_shares];
 
                 *share = (vp_resolved_share) { .fd = -EBADF };
-                int r = vp_share_resolve_as(&user, fs->location, fs->mode, NULL, share, &err);
+                const char *root = g->grant.filesystem_roots ? g->grant.filesystem_roots[i] : NULL;
+                int r = vp_share_resolve_within_as(&user, root, fs->location, fs->mode, NULL, share, &err);
                 if (r == -ENOENT && fs->mode != VP_SHARE_CREATE) {
                         json_array_append_new(shares, json_pack("{s:s, s:s, s:s}", "location", fs->location, "mode",
                                                                 vp_share_mode_to_string(fs->mode), "skipped",

@@ -220,6 +220,49 @@ static void symlink_escape_rejected(void **state)
         expect_rejected("~/bob-absolute", VP_SHARE_RW, -EXDEV, "leads outside the home");
 }
 
+static int resolve_within(const char *root, const char *location, vp_share_mode mode, vp_resolved_share *share,
+                          vp_error *err)
+{
+        vp_share_user user = { .uid = geteuid(), .gid = getegid(), .home = home };
+
+        *share = (vp_resolved_share) { .fd = -EBADF };
+        return vp_share_resolve_within(&user, root, location, mode, NULL, share, err);
+}
+
+/* A link inside the folder that the policy allows may not lead elsewhere in the home. */
+static void symlink_out_of_root_rejected(void **state)
+{
+        vp_resolved_share share;
+        vp_error err = {};
+
+        make_home_dir("Work/Project/sub");
+        make_home_dir(".ssh");
+        make_home_symlink("Work/evil", "../.ssh");
+        make_home_symlink("Work/inside", "Project/sub");
+
+        assert_int_equal(resolve_within("~/Work", "~/Work/evil", VP_SHARE_RO, &share, &err), -EXDEV);
+        assert_non_null(strstr(err.message, "leads outside ~/Work"));
+        assert_int_equal(share.fd, -EBADF);
+
+        assert_int_equal(resolve_within("~/Work", "~/Work/inside", VP_SHARE_RO, &share, &err), 0);
+        _cleanup_free_ char *target = home_path("Work/Project/sub");
+        assert_string_equal(share.host_path, target);
+        assert_string_equal(share.guest_path, VP_RUN_GUEST_HOME "/Work/inside");
+        vp_resolved_share_clear(&share);
+
+        assert_int_equal(resolve_within("~/Work", "~/Work", VP_SHARE_RO, &share, &err), 0);
+        vp_resolved_share_clear(&share);
+
+        assert_int_equal(resolve_within("~/Work", "~/Workshop", VP_SHARE_RO, &share, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "is not inside"));
+        assert_int_equal(resolve_within("xdg-download", "~/Downloads/x", VP_SHARE_RO, &share, &err), -EINVAL);
+
+        /* :create makes the allowed folder and the folder below it. */
+        assert_int_equal(resolve_within("~/New", "~/New/Deeper", VP_SHARE_CREATE, &share, &err), 0);
+        assert_true(share.created);
+        vp_resolved_share_clear(&share);
+}
+
 static void symlink_inside_home_allowed(void **state)
 {
         vp_resolved_share share;
@@ -562,6 +605,7 @@ int main(void)
                 cmocka_unit_test(create_makes_folder),
                 cmocka_unit_test(create_rejects_planted_symlink),
                 cmocka_unit_test(symlink_escape_rejected),
+                cmocka_unit_test(symlink_out_of_root_rejected),
                 cmocka_unit_test(symlink_inside_home_allowed),
                 cmocka_unit_test(dot_components_rejected),
                 cmocka_unit_test(root_and_home_rejected),
