@@ -183,12 +183,14 @@ static int render_disks(const vp_vm_spec *spec, char ***argv)
                         return -ENOMEM;
 
                 /* file.filename= instead of file=: a plain file= value that contains ':'
-                 * would be parsed as a protocol prefix such as "nbd:". */
+                 * would be parsed as a protocol prefix such as "nbd:". werror=report
+                 * passes a host ENOSPC to the guest as an I/O error; QEMU's default
+                 * (enospc) pauses the VM, which then hangs until someone resumes it. */
                 r = push_pair(argv, "-drive",
                               vp_strdup_printf("if=none,id=disk%zu,file.driver=file,file.filename=%s,"
                                                "format=%s%s",
                                                i, path, d->format ? d->format : "raw",
-                                               d->readonly ? ",readonly=on" : ""));
+                                               d->readonly ? ",readonly=on" : ",werror=report,rerror=report"));
                 r = r ?: push_pair(argv, "-device", vp_strdup_printf("virtio-blk-%s,drive=disk%zu", suffix, i));
         }
         return r;

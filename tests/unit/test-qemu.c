@@ -65,6 +65,16 @@ static void render_headless_none(void **state)
         check_golden(&spec, "headless-none");
 }
 
+/* A writable data volume passes host write errors such as ENOSPC to the guest
+ * (werror=report), because QEMU's default pauses the VM and leaves it hung. */
+static void render_data_volume(void **state)
+{
+        vp_vm_spec spec = base_spec();
+
+        spec.disks[spec.n_disks++] = (vp_vm_disk) { .path = "/data/instances/a/data.qcow2", .format = "qcow2" };
+        check_golden(&spec, "data-volume");
+}
+
 static void render_uplink(void **state)
 {
         vp_vm_spec spec = base_spec();
@@ -364,6 +374,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(render_headless_none),
+                cmocka_unit_test(render_data_volume),
                 cmocka_unit_test(render_uplink),
                 cmocka_unit_test(render_shares_ro_rw),
                 cmocka_unit_test(render_shares_folders),
