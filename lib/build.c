@@ -10,6 +10,7 @@
 #include <sha2.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 /* Upper bounds for what a build reads back from its own tools. */
@@ -131,6 +132,15 @@ static int fail_step(build *b, vp_error *err)
         snprintf(err->message + length, sizeof(err->message) - length, "%s%s\nfull build log: %s",
                  *tail ? "\nlast output:" : "", tail, b->log_path);
         return err->code;
+}
+
+/* True when one of the last output lines of the current step contains TEXT. */
+static bool output_has(const build *b, const char *text)
+{
+        for (unsigned i = 0; i < OUTPUT_TAIL_LINES; i++)
+                if (strstr(b->tail[i], text))
+                        return true;
+        return false;
 }
 
 static void remember_line(build *b, const char *line)
@@ -990,6 +1000,11 @@ static int step_squashfs(build *b, int input_fd, vp_child *feeder, vp_spawn_opti
 
         char *argv[] = { "tar2sqfs", "--compressor", "zstd", "--no-skip", "--defaults", defaults,
                          "--num-jobs", jobs, "--force", rootfs, NULL };
+        /* tar2sqfs reports a failed write, such as ENOSPC, only as "PATH: I/O error.",
+         * and when it has exited the disk has free space again, so the free space is
+         * measured before it runs. */
+        struct statvfs fs;
+        long long free_before = statvfs(b->staging, &fs) == 0 ? (long long) fs.f_bavail * (long long) fs.f_frsize : -1;
         opts.stdin_fd = input_fd;
         r = run_logged(b, argv, on_tar2sqfs_line, &opts, err);
         if (feeder) {
@@ -1003,6 +1018,10 @@ static int step_squashfs(build *b, int input_fd, vp_child *feeder, vp_spawn_opti
                         return vp_error_set(err, -EIO, "decompressing the input failed: %s", description);
                 }
         }
+        if (r < 0 && output_has(b, ": I/O error.") && free_before >= 0)
+                vp_error_prefix(err, "tar2sqfs could not write the image, maybe because the disk is full "
+                                     "(%s had %lld MiB free when this step began)",
+                                b->staging, free_before / (1024 * 1024));
         if (r < 0)
                 return r;
         if (b->files_packed == 0)
