@@ -219,6 +219,16 @@ static bool open_folders(daemon_state *d, connection *c, const char *action, con
                 vp_resolved_share *share = &g->shares[g->n_shares];
 
                 *share = (vp_resolved_share) { .fd = -EBADF };
+                /* NOTE: the system daemon's QEMU runs as root without capabilities, so it can
+                 * read only what others may read in another user's folder, and write nothing
+                 * there. Running QEMU as the instance's owner would lift this. */
+                if (user.uid != d->uid && vp_share_mode_writable(fs->mode)) {
+                        audit_deny(d, c, action, name, g->detail,
+                                   "filesystems=%s:%s: the system daemon cannot share uid %u's folders read-write "
+                                   "yet; start with it read-only: vmpack override %s --filesystem=%s:ro",
+                                   fs->location, vp_share_mode_to_string(fs->mode), user.uid, name, fs->location);
+                        return false;
+                }
                 const char *root = g->grant.filesystem_roots ? g->grant.filesystem_roots[i] : NULL;
                 int r = vp_share_resolve_within_as(&user, root, fs->location, fs->mode, NULL, share, &err);
                 if (r == -ENOENT && fs->mode != VP_SHARE_CREATE) {
