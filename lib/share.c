@@ -626,6 +626,9 @@ static int explain_open_error(int r, const char *location, const parsed_location
         case -ENOENT:
                 if (mode == VP_SHARE_CREATE)
                         return vp_error_set(err, r, "share '%s': a parent folder disappeared while creating it", location);
+                if (parsed->xdg && parsed->relative)
+                        return vp_error_set(err, r, "folder %s (~/%s) does not exist (use :create to create it)",
+                                            location, parsed->relative);
                 return vp_error_set(err, r, "folder %s does not exist (use :create to create it)", location);
         case -ENOTDIR:
                 return vp_error_set(err, r, "share '%s': a component of the path is not a directory", location);
@@ -841,6 +844,8 @@ int vp_share_resolve_within(const vp_share_user *user, const char *root, const c
 
         if (parsed.xdg) {
                 r = xdg_dir_at(home_fd, user->home, parsed.xdg, &relative, err);
+                if (r < 0 && err && vp_str_startswith(err->message, "share '"))
+                        return r;
                 if (r < 0)
                         return vp_error_prefix(err, "share '%s'", location);
                 parsed.relative = relative;

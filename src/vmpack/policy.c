@@ -16,9 +16,10 @@ static void print_help(FILE *out)
               "Read the policy files that decide what each workspace may grant to apps (see\n"
               "docs/policy.md). The session daemon's policy directory is $VMPACK_CONFIG_DIR/policy.d,\n"
               "else $XDG_CONFIG_HOME/vmpack/policy.d, else ~/.config/vmpack/policy.d. With --system\n"
-              "it is " VP_POLICY_SYSTEM_DIR ", or $VMPACK_CONFIG_DIR/policy.d when that variable is\n"
-              "set. When the directory does not exist, the built-in policy applies. When it exists\n"
-              "but contains no *.conf file, nothing is granted.\n\n"
+              "or VMPACK_SYSTEM=1 (a client of the system daemon) it is " VP_POLICY_SYSTEM_DIR ",\n"
+              "or $VMPACK_CONFIG_DIR/policy.d when that variable is set. When the directory does\n"
+              "not exist, the built-in policy applies. When it exists but contains no *.conf file,\n"
+              "nothing is granted.\n\n"
               "Commands:\n"
               "  check [DIR]        parse every *.conf file of DIR (default: the policy directory) and\n"
               "                     print \"DIR: N files, M workspaces, OK\", or FILE:LINE and the error\n"
@@ -38,9 +39,12 @@ static void print_help(FILE *out)
 /* The policy directory for the options: DIR, --system or the session's directory. */
 static char *choose_directory(const char *directory, bool system)
 {
+        const char *system_env = getenv("VMPACK_SYSTEM");
+
         if (directory)
                 return strdup(directory);
-        return vp_policy_directory(system);
+        /* A client of the system daemon (VMPACK_SYSTEM=1) reads the daemon's policy. */
+        return vp_policy_directory(system || (system_env && strcmp(system_env, "1") == 0));
 }
 
 static int policy_check(const char *directory)
@@ -239,6 +243,13 @@ int verb_policy(int argc, char **argv)
                 _cleanup_free_ char *directory = choose_directory(argument ? argument : directory_option, system);
                 if (!directory) {
                         fprintf(stderr, "vmpack policy check: out of memory\n");
+                        return 1;
+                }
+                /* A directory named on the command line must exist: a typo must not pass as
+                 * "the built-in policy applies". */
+                struct stat st;
+                if (argument && stat(argument, &st) < 0) {
+                        fprintf(stderr, "vmpack policy check: %s: %s\n", argument, strerror(errno));
                         return 1;
                 }
                 return policy_check(directory);

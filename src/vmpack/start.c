@@ -129,6 +129,10 @@ int verb_start(int argc, char **argv)
         json_decref(parameters);
         if (r != 0)
                 return r;
+        json_t *note;
+        size_t i;
+        json_array_foreach(json_object_get(reply, "notes"), i, note)
+                fprintf(stderr, "vmpack start: note: %s\n", json_string_value(note));
         json_decref(reply);
 
         if (wait)

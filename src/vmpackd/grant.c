@@ -141,11 +141,12 @@ bool grant_check_install(daemon_state *d, connection *c, const char *name, const
                 server_reply_error(c, VP_API_ERROR_FAILED, err.message);
                 goto out;
         }
-        /* Install refuses only what no override can fix: the workspace, the image and the
-         * user. Permissions are decided at each start, under the policy of that time. */
+        /* Install rejects only the workspace, the image and the user. Permissions, the
+         * display included, are decided at each start under the policy of that time. */
         for (size_t i = 0; i < grant.n_denials; i++) {
                 const vp_denial *denial = &grant.denials[i];
-                if (denial->option)
+                if (strcmp(denial->permission, "workspace") != 0 && strcmp(denial->permission, "image") != 0 &&
+                    strcmp(denial->permission, "user") != 0)
                         continue;
                 json_t *detail = denials_json(&grant);
                 audit_deny(d, c, "Install", name, detail, "%s '%s' may not be installed in workspace '%s': %s",
@@ -168,13 +169,17 @@ void instance_grant_clear(instance_grant *g)
         free(g->folders);
         vp_grant_clear(&g->grant);
         json_decref(g->detail);
+        strv_free(g->notes);
         *g = (instance_grant) {};
 }
 
-/* Whose folders an instance shares: its owner's. */
-static int owner_of(json_t *instance, vp_share_user *ret, char **ret_home, vp_error *err)
+/* Whose folders an instance shares: its owner's. The daemon's own user keeps the $HOME
+ * of the vmpack that started the daemon, as 'vmpack run' does; other owners get the home
+ * of their passwd entry. */
+static int owner_of(daemon_state *d, json_t *instance, vp_share_user *ret, char **ret_home, vp_error *err)
 {
         uid_t uid = (uid_t) json_integer_value(json_object_get(instance, "owner_uid"));
+        const char *environment_home = getenv("HOME");
         struct passwd entry, *found = NULL;
         char buffer[4096];
 
@@ -182,7 +187,8 @@ static int owner_of(json_t *instance, vp_share_user *ret, char **ret_home, vp_er
         if (r != 0 || !found)
                 return vp_error_set(err, r ? -r : -ENOENT, "the instance's owner uid %u has no passwd entry, so its "
                                     "folders cannot be found", uid);
-        *ret_home = strdup(found->pw_dir);
+        bool own = uid == d->uid && environment_home && environment_home[0] == '/';
+        *ret_home = strdup(own ? environment_home : found->pw_dir);
         if (!*ret_home)
                 return vp_error_set(err, -ENOMEM, "out of memory");
         *ret = (vp_share_user) { .uid = uid, .gid = found->pw_gid, .home = *ret_home };
@@ -204,7 +210,7 @@ static bool open_folders(daemon_state *d, connection *c, const char *action, con
         json_object_set_new(g->detail, "shares", shares);
         if (p->n_filesystems == 0)
                 return true;
-        if (owner_of(instance, &user, &home, &err) < 0) {
+        if (owner_of(d, instance, &user, &home, &err) < 0) {
                 audit_deny(d, c, action, name, g->detail, "%s", err.message);
                 return false;
         }
@@ -232,9 +238,12 @@ static bool open_folders(daemon_state *d, connection *c, const char *action, con
                 const char *root = g->grant.filesystem_roots ? g->grant.filesystem_roots[i] : NULL;
                 int r = vp_share_resolve_within_as(&user, root, fs->location, fs->mode, NULL, share, &err);
                 if (r == -ENOENT && fs->mode != VP_SHARE_CREATE) {
-                        json_array_append_new(shares, json_pack("{s:s, s:s, s:s}", "location", fs->location, "mode",
-                                                                vp_share_mode_to_string(fs->mode), "skipped",
-                                                                err.message));
+                        json_array_append_new(shares, json_pack("{s:s, s:s, s:s, s:s}", "location", fs->location,
+                                                                "mode", vp_share_mode_to_string(fs->mode), "home",
+                                                                user.home, "skipped", err.message));
+                        char *note = vp_strdup_printf("%s not shared: %s in home %s", fs->location, err.message,
+                                                      user.home);
+                        (void) strv_push(&g->notes, note);
                         continue;
                 }
                 if (r < 0) {
@@ -389,9 +398,15 @@ bool grant_set_override(daemon_state *d, connection *c, const char *name, json_t
                         server_reply_error(c, VP_API_ERROR_FAILED, "out of memory");
                         goto out;
                 }
-        if (args[0] && (vp_override_parse(args, &override, &err) < 0 ||
-                        vp_override_check(override, &ask, cpus, memory, &err) < 0)) {
+        if (args[0] && vp_override_parse(args, &override, &err) < 0) {
                 server_reply_error(c, VP_API_ERROR_INVALID_PARAMETER, err.message);
+                goto out;
+        }
+        /* A widening attempt is a denial like any other, so it is recorded. */
+        if (args[0] && vp_override_check(override, &ask, cpus, memory, &err) < 0) {
+                json_t *detail = json_pack("{s:O}", "options", options);
+                audit_deny(d, c, "Override", name, detail, "%s", err.message);
+                json_decref(detail);
                 goto out;
         }
 

@@ -513,7 +513,11 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
                 log_message(name, "recording the start failed: %s", err.message);
 
         json_t *instance = methods_instance_json(d, name);
-        json_t *reply = json_pack("{s:o}", "instance", instance ? instance : json_null());
+        json_t *notes = json_array();
+        STRV_FOREACH(note, grant.notes)
+                json_array_append_new(notes, json_string(*note));
+        json_t *reply = json_pack("{s:o, s:o}", "instance", instance ? instance : json_null(), "notes",
+                                  notes ? notes : json_array());
         server_reply(c, reply);
         json_decref(reply);
 out:

@@ -187,6 +187,7 @@ typedef struct instance_grant {
         vp_run_folder *folders;    /* the same, as vp_vm_run() takes them */
         size_t n_shares;
         json_t *detail; /* the grant, its shares and the policy digest, for the audit log */
+        char **notes;   /* for the caller, e.g. a granted folder that does not exist; may be NULL */
 } instance_grant;
 
 /* Whether c's caller may install image as instance name in workspace: the workspace
