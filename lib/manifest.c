@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "manifest.h"
+#include "keyfile.h"
 #include "permission-values.h"
+#include "policy.h"
 
-#include <ini.h>
 #include <limits.h>
 #include <stddef.h>
 #include <string.h>
@@ -10,21 +11,12 @@
 
 #define RECIPE_SUFFIX ".vmpack"
 #define RECIPE_MAX_SIZE (1024 * 1024)
-#define RECIPE_MAX_LINE 65536
 #define TEXT_MAX 512
 #define DEFAULT_BASE "debian:bookworm"
 
 #define IMAGE_NAME_RULE "[a-z0-9][a-z0-9._-]{0,63}, e.g. pdf-viewer"
 
-/*
- * How the recipe is read. libinih 55 as Debian builds it has a 200-byte line buffer, treats
- * " ;" as the start of an inline comment, accepts ':' as well as '=' and joins indented
- * lines to the previous value. Any of these would silently change a package list or a Run
- * command. So our reader hands inih one line at a time in a normalized form ("[Section]" or
- * "Key=") and keeps the raw line. inih tracks sections and calls the handler, which takes the
- * value from the raw line. Counting lines in the reader also gives every message its line
- * number, which this inih build does not pass to the handler.
- */
+/* lib/keyfile.c reads the text; the callbacks below check section and key names and parse values. */
 
 enum section {
         SECTION_NONE = -1,
@@ -57,60 +49,29 @@ struct key_spec {
 };
 
 struct parser {
-        const char *filename; /* as the caller spelled it, for messages */
-        const char *next;     /* text not read yet */
-        unsigned line;
-        char *raw;         /* the current line, without the newline */
-        const char *value; /* the value part of raw, for the current key line */
+        vp_keyfile kf;
         enum section section;
         unsigned section_line[_SECTION_MAX];
         unsigned key_line[_SECTION_MAX][MAX_KEYS];
         vp_manifest *m;
-        vp_error *err;
-        int r;
 };
-
-/* Shorten a value quoted in a message, so one long line cannot fill the error record. */
-static const char *shorten(const char *s, char buf[static 84])
-{
-        if (strlen(s) <= 80)
-                return s;
-        snprintf(buf, 84, "%.77s...", s);
-        return buf;
-}
-
-static int line_error(parser *p, unsigned line, const char *fmt, ...) _printf_(3, 4);
-static int line_error(parser *p, unsigned line, const char *fmt, ...)
-{
-        char message[sizeof(p->err->message)];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(message, sizeof(message), fmt, ap);
-        va_end(ap);
-        p->r = vp_error_set(p->err, -EINVAL, "%s:%u: %s", p->filename, line, message);
-        return p->r;
-}
 
 /* "FILE:LINE: key 'X': MESSAGE (valid: ...)" for the key on the current line. */
 static int key_error(parser *p, const key_spec *spec, const char *fmt, ...) _printf_(3, 4);
 static int key_error(parser *p, const key_spec *spec, const char *fmt, ...)
 {
-        char message[sizeof(p->err->message)];
         va_list ap;
+        int r;
 
         va_start(ap, fmt);
-        vsnprintf(message, sizeof(message), fmt, ap);
+        r = vp_keyfile_key_errorv(&p->kf, spec->name, spec->valid, fmt, ap);
         va_end(ap);
-        if (spec->valid)
-                return line_error(p, p->line, "key '%s': %s (valid: %s)", spec->name, message, spec->valid);
-        return line_error(p, p->line, "key '%s': %s", spec->name, message);
+        return r;
 }
 
 static int oom(parser *p)
 {
-        p->r = vp_error_set(p->err, -ENOMEM, "%s: out of memory", p->filename);
-        return p->r;
+        return vp_keyfile_oom(&p->kf);
 }
 
 static char **field_string(parser *p, const key_spec *spec)
@@ -129,51 +90,11 @@ static bool has_dotdot_component(const char *path)
         return false;
 }
 
-/*
- * Split a list value at ';'. "\;" is a literal semicolon, other backslashes stay as they are,
- * items are trimmed and empty items skipped, so a trailing ';' is allowed.
- */
-static int split_list(const char *value, char ***ret)
-{
-        _cleanup_strv_free_ char **items = strv_new();
-        _cleanup_free_ char *item = malloc(strlen(value) + 1);
-        size_t len = 0;
-
-        if (!items || !item)
-                return -ENOMEM;
-
-        for (const char *s = value;; s++) {
-                if (*s == '\\' && s[1] == ';') {
-                        item[len++] = ';';
-                        s++;
-                        continue;
-                }
-                if (*s != ';' && *s != '\0') {
-                        item[len++] = *s;
-                        continue;
-                }
-
-                size_t start = 0;
-                while (start < len && (item[start] == ' ' || item[start] == '\t'))
-                        start++;
-                while (len > start && (item[len - 1] == ' ' || item[len - 1] == '\t'))
-                        len--;
-                if (len > start && strv_push(&items, strndup(item + start, len - start)) < 0)
-                        return -ENOMEM;
-                len = 0;
-                if (*s == '\0')
-                        break;
-        }
-
-        *ret = TAKE_PTR(items);
-        return 0;
-}
-
 static int parse_list(parser *p, const key_spec *spec, const char *value, char ***ret)
 {
         _cleanup_strv_free_ char **items = NULL;
 
-        if (split_list(value, &items) < 0)
+        if (vp_keyfile_split_list(value, SIZE_MAX, &items) < 0)
                 return oom(p);
         if (!items[0])
                 return key_error(p, spec, "empty list");
@@ -184,12 +105,11 @@ static int parse_list(parser *p, const key_spec *spec, const char *value, char *
 /* Reject an item listed twice; items are compared as written. */
 static int check_unique(parser *p, const key_spec *spec, char *const *items)
 {
-        char buf[84];
+        const char *duplicate = vp_keyfile_find_duplicate(items);
+        char buf[VP_KEYFILE_SHORT_SIZE];
 
-        for (size_t i = 0; items[i]; i++)
-                for (size_t j = 0; j < i; j++)
-                        if (strcmp(items[i], items[j]) == 0)
-                                return key_error(p, spec, "'%s' is listed twice", shorten(items[i], buf));
+        if (duplicate)
+                return key_error(p, spec, "'%s' is listed twice", vp_keyfile_shorten(duplicate, buf));
         return 0;
 }
 
@@ -203,16 +123,16 @@ static int resolve_beside(parser *p, const key_spec *spec, const char *relative,
 {
         _cleanup_free_ char *joined = NULL, *resolved = NULL;
         const char *directory = p->m->directory;
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
         struct stat st;
 
         if (relative[0] == '/')
                 return key_error(p, spec,
                                  "'%s' is an absolute path; name a file relative to the recipe directory %s",
-                                 shorten(relative, buf), directory);
+                                 vp_keyfile_shorten(relative, buf), directory);
         if (has_dotdot_component(relative))
                 return key_error(p, spec, "'%s' contains '..'; name a file inside the recipe directory %s",
-                                 shorten(relative, buf), directory);
+                                 vp_keyfile_shorten(relative, buf), directory);
 
         joined = vp_strdup_printf("%s/%s", directory, relative);
         if (!joined)
@@ -221,18 +141,19 @@ static int resolve_beside(parser *p, const key_spec *spec, const char *relative,
         if (!resolved) {
                 if (errno == ENOENT || errno == ENOTDIR)
                         return key_error(p, spec, "'%s' not found in the recipe directory %s",
-                                         shorten(relative, buf), directory);
-                return key_error(p, spec, "cannot resolve '%s' in %s: %s", shorten(relative, buf), directory,
-                                 strerror(errno));
+                                         vp_keyfile_shorten(relative, buf), directory);
+                return key_error(p, spec, "cannot resolve '%s' in %s: %s", vp_keyfile_shorten(relative, buf),
+                                 directory, strerror(errno));
         }
         size_t n = strlen(directory);
         if (strncmp(resolved, directory, n) != 0 || resolved[n] != '/')
                 return key_error(p, spec, "'%s' leads to %s, outside the recipe directory %s",
-                                 shorten(relative, buf), resolved, directory);
+                                 vp_keyfile_shorten(relative, buf), resolved, directory);
         if (stat(resolved, &st) < 0)
-                return key_error(p, spec, "cannot read '%s': %s", shorten(relative, buf), strerror(errno));
+                return key_error(p, spec, "cannot read '%s': %s", vp_keyfile_shorten(relative, buf),
+                                 strerror(errno));
         if (!S_ISREG(st.st_mode) && !(directory_ok && S_ISDIR(st.st_mode)))
-                return key_error(p, spec, "'%s' is not a regular file%s", shorten(relative, buf),
+                return key_error(p, spec, "'%s' is not a regular file%s", vp_keyfile_shorten(relative, buf),
                                  directory_ok ? " or directory" : "");
 
         *ret = TAKE_PTR(resolved);
@@ -337,10 +258,10 @@ static bool is_suite_name(const char *s)
 
 static int parse_base(parser *p, const key_spec *spec, const char *value)
 {
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
 
         if (!vp_str_startswith(value, "debian:") || !is_suite_name(value + strlen("debian:")))
-                return key_error(p, spec, "invalid base '%s'", shorten(value, buf));
+                return key_error(p, spec, "invalid base '%s'", vp_keyfile_shorten(value, buf));
         p->m->base = strdup(value);
         return p->m->base ? 0 : oom(p);
 }
@@ -359,7 +280,7 @@ static bool is_package_name(const char *s)
 static int parse_packages(parser *p, const key_spec *spec, const char *value)
 {
         _cleanup_strv_free_ char **packages = NULL;
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
         int r;
 
         r = parse_list(p, spec, value, &packages);
@@ -367,7 +288,8 @@ static int parse_packages(parser *p, const key_spec *spec, const char *value)
                 return r;
         STRV_FOREACH(package, packages)
                 if (!is_package_name(*package))
-                        return key_error(p, spec, "invalid package name '%s'", shorten(*package, buf));
+                        return key_error(p, spec, "invalid package name '%s'",
+                                         vp_keyfile_shorten(*package, buf));
         r = check_unique(p, spec, packages);
         if (r < 0)
                 return r;
@@ -386,7 +308,7 @@ static int parse_containerfile(parser *p, const key_spec *spec, const char *valu
 static int parse_files(parser *p, const key_spec *spec, const char *value)
 {
         _cleanup_strv_free_ char **items = NULL;
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
         size_t n;
         int r;
 
@@ -401,21 +323,23 @@ static int parse_files(parser *p, const key_spec *spec, const char *value)
         for (size_t i = 0; i < n; i++) {
                 char *colon = strchr(items[i], ':');
                 if (!colon)
-                        return key_error(p, spec, "'%s' has no destination", shorten(items[i], buf));
+                        return key_error(p, spec, "'%s' has no destination",
+                                         vp_keyfile_shorten(items[i], buf));
                 *colon = '\0';
                 const char *destination = colon + 1;
                 if (!items[i][0])
-                        return key_error(p, spec, "':%s' has no source", shorten(destination, buf));
+                        return key_error(p, spec, "':%s' has no source",
+                                         vp_keyfile_shorten(destination, buf));
                 if (destination[0] != '/')
                         return key_error(p, spec, "destination '%s' is not an absolute path",
-                                         shorten(destination, buf));
+                                         vp_keyfile_shorten(destination, buf));
                 if (has_dotdot_component(destination))
                         return key_error(p, spec, "destination '%s' contains '..'",
-                                         shorten(destination, buf));
+                                         vp_keyfile_shorten(destination, buf));
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(p->m->files[j].destination, destination) == 0)
                                 return key_error(p, spec, "destination '%s' is listed twice",
-                                                 shorten(destination, buf));
+                                                 vp_keyfile_shorten(destination, buf));
 
                 r = resolve_beside(p, spec, items[i], true, &p->m->files[i].source);
                 if (r < 0)
@@ -436,7 +360,7 @@ static int parse_run(parser *p, const key_spec *spec, const char *value)
 static int parse_boolean(parser *p, const key_spec *spec, const char *value)
 {
         static const char *const yes[] = { "true", "yes", "1" }, *const no[] = { "false", "no", "0" };
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 if (strcmp(value, yes[i]) == 0) {
@@ -448,7 +372,7 @@ static int parse_boolean(parser *p, const key_spec *spec, const char *value)
                         return 0;
                 }
         }
-        return key_error(p, spec, "invalid boolean '%s'", shorten(value, buf));
+        return key_error(p, spec, "invalid boolean '%s'", vp_keyfile_shorten(value, buf));
 }
 
 int vp_cpus_parse(const char *value, unsigned *ret)
@@ -478,25 +402,25 @@ int vp_memory_parse(const char *value, uint64_t *ret_bytes)
 
 static int parse_cpus(parser *p, const key_spec *spec, const char *value)
 {
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
         int r = vp_cpus_parse(value, &p->m->cpus);
 
         if (r == -ERANGE)
                 return key_error(p, spec, "CPU count %d is out of range", atoi(value));
         if (r < 0)
-                return key_error(p, spec, "invalid CPU count '%s'", shorten(value, buf));
+                return key_error(p, spec, "invalid CPU count '%s'", vp_keyfile_shorten(value, buf));
         return 0;
 }
 
 static int parse_memory(parser *p, const key_spec *spec, const char *value)
 {
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
         int r = vp_memory_parse(value, &p->m->memory_bytes);
 
         if (r == -ERANGE)
-                return key_error(p, spec, "%s is out of range", shorten(value, buf));
+                return key_error(p, spec, "%s is out of range", vp_keyfile_shorten(value, buf));
         if (r < 0)
-                return key_error(p, spec, "invalid size '%s'", shorten(value, buf));
+                return key_error(p, spec, "invalid size '%s'", vp_keyfile_shorten(value, buf));
         return 0;
 }
 
@@ -513,7 +437,7 @@ int vp_fs_permission_parse(const char *item, vp_fs_permission *ret, char *messag
         } modes[] = { { "ro", VP_SHARE_RO }, { "rw", VP_SHARE_RW }, { "create", VP_SHARE_CREATE } };
         _cleanup_free_ char *location = strdup(item);
         vp_share_mode mode = VP_SHARE_RO;
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
 
         if (!location)
                 return -ENOMEM;
@@ -527,8 +451,8 @@ int vp_fs_permission_parse(const char *item, vp_fs_permission *ret, char *messag
                                 found = true;
                         }
                 if (!found) {
-                        snprintf(message, message_size, "unknown mode ':%s' in '%s'", shorten(colon + 1, buf),
-                                 item);
+                        snprintf(message, message_size, "unknown mode ':%s' in '%s'",
+                                 vp_keyfile_shorten(colon + 1, buf), item);
                         return -EINVAL;
                 }
                 *colon = '\0';
@@ -544,11 +468,12 @@ int vp_fs_permission_parse(const char *item, vp_fs_permission *ret, char *messag
                         return -EINVAL;
                 }
                 if (has_dotdot_component(location)) {
-                        snprintf(message, message_size, "'%s' contains '..'", shorten(location, buf));
+                        snprintf(message, message_size, "'%s' contains '..'",
+                                 vp_keyfile_shorten(location, buf));
                         return -EINVAL;
                 }
         } else {
-                snprintf(message, message_size, "unknown location '%s'", shorten(location, buf));
+                snprintf(message, message_size, "unknown location '%s'", vp_keyfile_shorten(location, buf));
                 return -EINVAL;
         }
 
@@ -575,7 +500,7 @@ static int parse_filesystems(parser *p, const key_spec *spec, const char *value)
 {
         _cleanup_strv_free_ char **items = NULL;
         vp_permissions *permissions = &p->m->permissions;
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
         size_t n;
         int r;
 
@@ -594,7 +519,8 @@ static int parse_filesystems(parser *p, const key_spec *spec, const char *value)
                 permissions->n_filesystems = i + 1;
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(permissions->filesystems[j].location, items[i]) == 0)
-                                return key_error(p, spec, "'%s' is listed twice", shorten(items[i], buf));
+                                return key_error(p, spec, "'%s' is listed twice",
+                                                 vp_keyfile_shorten(items[i], buf));
         }
         return 0;
 }
@@ -608,24 +534,24 @@ bool vp_network_value_valid(const char *value)
 
 static int parse_network(parser *p, const key_spec *spec, const char *value)
 {
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
 
         if (!vp_network_value_valid(value))
-                return key_error(p, spec, "invalid network '%s'", shorten(value, buf));
+                return key_error(p, spec, "invalid network '%s'", vp_keyfile_shorten(value, buf));
         p->m->permissions.network = strdup(value);
         return p->m->permissions.network ? 0 : oom(p);
 }
 
 static int parse_choice(parser *p, const key_spec *spec, const char *value)
 {
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
 
         for (size_t i = 0; spec->choices[i]; i++)
                 if (strcmp(value, spec->choices[i]) == 0) {
                         *field_string(p, spec) = strdup(value);
                         return *field_string(p, spec) ? 0 : oom(p);
                 }
-        return key_error(p, spec, "invalid value '%s'", shorten(value, buf));
+        return key_error(p, spec, "invalid value '%s'", vp_keyfile_shorten(value, buf));
 }
 
 bool vp_usb_id_valid(const char *s)
@@ -638,7 +564,7 @@ bool vp_usb_id_valid(const char *s)
 static int parse_usb(parser *p, const key_spec *spec, const char *value)
 {
         _cleanup_strv_free_ char **ids = NULL;
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
         int r;
 
         r = parse_list(p, spec, value, &ids);
@@ -646,7 +572,7 @@ static int parse_usb(parser *p, const key_spec *spec, const char *value)
                 return r;
         STRV_FOREACH(id, ids) {
                 if (!vp_usb_id_valid(*id))
-                        return key_error(p, spec, "invalid USB device '%s'", shorten(*id, buf));
+                        return key_error(p, spec, "invalid USB device '%s'", vp_keyfile_shorten(*id, buf));
                 for (char *c = *id; *c; c++)
                         if (*c >= 'A' && *c <= 'F')
                                 *c = (char) (*c - 'A' + 'a');
@@ -741,7 +667,7 @@ static int find_key(enum section section, const char *name)
 
 static int unknown_key_error(parser *p, const char *key)
 {
-        char valid[512] = "", suggestion[128] = "", buf[84];
+        char valid[512] = "", suggestion[128] = "", buf[VP_KEYFILE_SHORT_SIZE];
         const key_spec *specs = key_specs[p->section];
 
         for (size_t i = 0; specs[i].name; i++) {
@@ -752,183 +678,68 @@ static int unknown_key_error(parser *p, const char *key)
                         snprintf(suggestion, sizeof(suggestion),
                                  "; keys are case-sensitive, did you mean '%s'?", specs[i].name);
         }
-        return line_error(p, p->line, "key '%s': unknown key in [%s]%s (valid: %s)", shorten(key, buf),
-                          section_names[p->section], suggestion, valid);
+        return vp_keyfile_error(&p->kf, "key '%s': unknown key in [%s]%s (valid: %s)",
+                                vp_keyfile_shorten(key, buf), section_names[p->section], suggestion, valid);
 }
 
-static char *strip(char *s)
+/* vp_keyfile_ops.section */
+static int read_section(void *userdata, const char *name)
 {
-        size_t n;
-
-        s += strspn(s, " \t");
-        n = strlen(s);
-        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-                s[--n] = '\0';
-        return s;
-}
-
-/* Recipes are UTF-8 text: reject other control characters than tab and invalid sequences. */
-static int check_text(parser *p, const char *line)
-{
-        const unsigned char *s = (const unsigned char *) line;
-
-        for (size_t i = 0; s[i];) {
-                size_t extra;
-                uint32_t min;
-                if (s[i] < 0x80) {
-                        if ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
-                                return line_error(
-                                        p, p->line,
-                                        "invalid control character 0x%02x (a recipe is UTF-8 text)", s[i]);
-                        i++;
-                        continue;
-                } else if ((s[i] & 0xe0) == 0xc0) {
-                        extra = 1, min = 0x80;
-                } else if ((s[i] & 0xf0) == 0xe0) {
-                        extra = 2, min = 0x800;
-                } else if ((s[i] & 0xf8) == 0xf0) {
-                        extra = 3, min = 0x10000;
-                } else {
-                        return line_error(p, p->line, "invalid UTF-8 byte 0x%02x at column %zu", s[i],
-                                          i + 1);
-                }
-
-                uint32_t c = s[i] & (0x3f >> extra);
-                for (size_t k = 1; k <= extra; k++) {
-                        if ((s[i + k] & 0xc0) != 0x80)
-                                return line_error(p, p->line, "invalid UTF-8 sequence at column %zu", i + 1);
-                        c = (c << 6) | (s[i + k] & 0x3f);
-                }
-                if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-                        return line_error(p, p->line, "invalid UTF-8 sequence at column %zu", i + 1);
-                i += extra + 1;
-        }
-        return 0;
-}
-
-static int read_section_line(parser *p, char *line, char *out, int out_size)
-{
-        char buf[84];
-        size_t n = strlen(line);
-
-        if (line[n - 1] != ']')
-                return line_error(p, p->line, "section header '%s' does not end with ']'",
-                                  shorten(line, buf));
-        line[n - 1] = '\0';
-        const char *name = line + 1;
+        parser *p = userdata;
+        char buf[VP_KEYFILE_SHORT_SIZE];
 
         for (int i = 0; i < _SECTION_MAX; i++) {
                 if (strcmp(name, section_names[i]) != 0)
                         continue;
                 if (p->section_line[i] > 0)
-                        return line_error(p, p->line, "duplicate section '[%s]' (first at line %u)", name,
-                                          p->section_line[i]);
+                        return vp_keyfile_error(&p->kf, "duplicate section '[%s]' (first at line %u)", name,
+                                                p->section_line[i]);
                 p->section = i;
-                p->section_line[i] = p->line;
-                snprintf(out, out_size, "[%s]\n", name);
+                p->section_line[i] = p->kf.line;
                 return 0;
         }
-        return line_error(p, p->line, "unknown section '[%s]' (valid: " SECTIONS_VALID ")",
-                          shorten(name, buf));
+        return vp_keyfile_error(&p->kf, "unknown section '[%s]' (valid: " SECTIONS_VALID ")",
+                                vp_keyfile_shorten(name, buf));
 }
 
-static int read_key_line(parser *p, char *line, char *out, int out_size)
-{
-        char buf[84];
-        char *equals = strchr(line, '=');
-
-        if (!equals)
-                return line_error(p, p->line,
-                                  "expected Key=value, [Section] or a comment starting with '#', found '%s'",
-                                  shorten(line, buf));
-        *equals = '\0';
-        const char *key = strip(line);
-        p->value = strip(equals + 1);
-
-        if (!*key)
-                return line_error(p, p->line, "missing key name before '='");
-        if (p->section == SECTION_NONE)
-                return line_error(p, p->line,
-                                  "key '%s': outside a section (valid: put it under [App], [Build], "
-                                  "[Resources] or [Permissions])",
-                                  shorten(key, buf));
-        if (find_key(p->section, key) < 0)
-                return unknown_key_error(p, key);
-
-        /* Known keys are short, so the normalized line always fits inih's buffer. */
-        snprintf(out, out_size, "%s=\n", key);
-        return 0;
-}
-
-/* ini_reader: return the next line in the form described at the top of this file. */
-static char *read_line(char *out, int out_size, void *userdata)
+/* vp_keyfile_ops.key */
+static int read_key(void *userdata, const char *key)
 {
         parser *p = userdata;
-        const char *end;
-        size_t n;
-
-        if (p->r < 0 || !*p->next)
-                return NULL;
-
-        end = strchrnul(p->next, '\n');
-        n = (size_t) (end - p->next);
-        p->line++;
-        if (n > RECIPE_MAX_LINE) {
-                line_error(p, p->line, "line is longer than %d bytes", RECIPE_MAX_LINE);
-                return NULL;
-        }
-        free(p->raw);
-        p->raw = strndup(p->next, n);
-        if (!p->raw) {
-                oom(p);
-                return NULL;
-        }
-        p->next = *end ? end + 1 : end;
-
-        if (n > 0 && p->raw[n - 1] == '\r')
-                p->raw[--n] = '\0';
-        char *line = p->raw;
-        if (p->line == 1 && vp_str_startswith(line, "\xef\xbb\xbf"))
-                line += 3;
-        if (check_text(p, line) < 0)
-                return NULL;
-
-        line = strip(line);
-        if (!*line || *line == '#' || *line == ';')
-                snprintf(out, out_size, "\n");
-        else if (*line == '[') {
-                if (read_section_line(p, line, out, out_size) < 0)
-                        return NULL;
-        } else if (read_key_line(p, line, out, out_size) < 0)
-                return NULL;
-        return out;
-}
-
-/* ini_handler: parse one value; section and key were validated by read_line. */
-static int handle_key(void *userdata, const char *section_name, const char *key, const char *unused_value)
-{
-        parser *p = userdata;
+        char buf[VP_KEYFILE_SHORT_SIZE];
         int k;
 
-        if (p->r < 0)
-                return 0;
+        if (p->section == SECTION_NONE)
+                return vp_keyfile_error(&p->kf,
+                                        "key '%s': outside a section (valid: put it under [App], [Build], "
+                                        "[Resources] or [Permissions])",
+                                        vp_keyfile_shorten(key, buf));
         k = find_key(p->section, key);
-        if (k < 0 || strcmp(section_names[p->section], section_name) != 0) {
-                line_error(p, p->line, "key '%s': internal parser error", key);
-                return 0;
-        }
+        if (k < 0)
+                return unknown_key_error(p, key);
+        return k;
+}
 
+/* vp_keyfile_ops.value */
+static int read_value(void *userdata, int k, const char *value)
+{
+        parser *p = userdata;
         const key_spec *spec = &key_specs[p->section][k];
         unsigned *seen = &p->key_line[p->section][k];
-        if (*seen > 0) {
-                line_error(p, p->line, "key '%s': duplicate key in [%s] (first at line %u)", key,
-                           section_names[p->section], *seen);
-                return 0;
-        }
-        *seen = p->line;
 
-        return spec->parse(p, spec, p->value) < 0 ? 0 : 1;
+        if (*seen > 0)
+                return vp_keyfile_error(&p->kf, "key '%s': duplicate key in [%s] (first at line %u)",
+                                        spec->name, section_names[p->section], *seen);
+        *seen = p->kf.line;
+
+        return spec->parse(p, spec, value);
 }
+
+static const vp_keyfile_ops keyfile_ops = {
+        .section = read_section,
+        .key = read_key,
+        .value = read_value,
+};
 
 /* Line of a section header for messages about a missing key, or 1 when the section is missing. */
 static unsigned section_line_or_first(parser *p, enum section section)
@@ -945,28 +756,31 @@ static int check_complete(parser *p)
         vp_manifest *m = p->m;
 
         if (!m->exec)
-                return line_error(p, section_line_or_first(p, SECTION_APP),
-                                  "key 'Exec': missing in [App] (valid: the command that starts the app, "
-                                  "e.g. Exec=app %%f)");
+                return vp_keyfile_error_at(
+                        &p->kf, section_line_or_first(p, SECTION_APP),
+                        "key 'Exec': missing in [App] (valid: the command that starts the app, "
+                        "e.g. Exec=app %%f)");
         if (packages_line == 0 && containerfile_line == 0)
-                return line_error(p, section_line_or_first(p, SECTION_APP),
-                                  "key 'Packages': missing (valid: Debian packages in [App] Packages, or a "
-                                  "Containerfile in [Build] Containerfile)");
+                return vp_keyfile_error_at(
+                        &p->kf, section_line_or_first(p, SECTION_APP),
+                        "key 'Packages': missing (valid: Debian packages in [App] Packages, or a "
+                        "Containerfile in [Build] Containerfile)");
         if (packages_line > 0 && containerfile_line > 0)
-                return line_error(p, containerfile_line,
-                                  "key 'Containerfile': cannot be combined with Packages on line %u (valid: "
-                                  "either [App] Packages or [Build] Containerfile)",
-                                  packages_line);
+                return vp_keyfile_error_at(
+                        &p->kf, containerfile_line,
+                        "key 'Containerfile': cannot be combined with Packages on line %u (valid: "
+                        "either [App] Packages or [Build] Containerfile)",
+                        packages_line);
         if (base_line > 0 && containerfile_line > 0)
-                return line_error(
-                        p, base_line,
+                return vp_keyfile_error_at(
+                        &p->kf, base_line,
                         "key 'Base': not used with the Containerfile on line %u (valid: remove Base; "
                         "the Containerfile's FROM line names the base image)",
                         containerfile_line);
         if (gpu_line > 0 && strcmp(m->permissions.gpu, "virgl") == 0 &&
             !(m->permissions.display && strcmp(m->permissions.display, "wayland") == 0))
-                return line_error(p, gpu_line,
-                                  "key 'gpu': virgl needs a display (valid: add display=wayland)");
+                return vp_keyfile_error_at(&p->kf, gpu_line,
+                                           "key 'gpu': virgl needs a display (valid: add display=wayland)");
 
         if (!m->base) {
                 m->base = strdup(DEFAULT_BASE);
@@ -1033,10 +847,8 @@ int vp_manifest_parse(const char *filename, const char *text, vp_manifest **ret,
 {
         _cleanup_manifest_ vp_manifest *m = calloc(1, sizeof(vp_manifest));
         parser p = {
-                .filename = filename,
-                .next = text,
+                .kf = {.filename = filename, .kind = "recipe", .err = err},
                 .section = SECTION_NONE,
-                .err = err,
         };
         int r;
 
@@ -1050,14 +862,9 @@ int vp_manifest_parse(const char *filename, const char *text, vp_manifest **ret,
                 return r;
         p.m = m;
 
-        r = ini_parse_stream(read_line, &p, handle_key, &p);
-        free(p.raw);
-        if (p.r < 0)
-                return p.r;
-        if (r == -2)
-                return vp_error_set(err, -ENOMEM, "%s: out of memory", filename);
-        if (r != 0)
-                return vp_error_set(err, -EINVAL, "%s:%d: cannot parse this line", filename, r);
+        r = vp_keyfile_parse(&p.kf, text, &keyfile_ops, &p);
+        if (r < 0)
+                return r;
 
         r = check_complete(&p);
         if (r < 0)
@@ -1134,19 +941,7 @@ vp_manifest *vp_manifest_free(vp_manifest *m)
         }
         free(m->files);
         strv_free(m->run);
-
-        vp_permissions *permissions = &m->permissions;
-        for (size_t i = 0; i < permissions->n_filesystems; i++)
-                free(permissions->filesystems[i].location);
-        free(permissions->filesystems);
-        free(permissions->network);
-        free(permissions->clipboard);
-        free(permissions->audio);
-        free(permissions->microphone);
-        free(permissions->camera);
-        strv_free(permissions->usb);
-        free(permissions->gpu);
-        free(permissions->display);
+        vp_permissions_clear(&m->permissions);
         free(m);
         return NULL;
 }

@@ -3,12 +3,12 @@
 #include "policy-internal.h"
 
 #include "instance.h"
+#include "keyfile.h"
 #include "paths.h"
 #include "permission-values.h"
 #include "store.h"
 
 #include <dirent.h>
-#include <ini.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -16,7 +16,6 @@
 #define POLICY_FILE_SUFFIX ".conf"
 #define POLICY_FILE_MAX_SIZE (1024 * 1024)
 #define POLICY_MAX_FILES 1024
-#define POLICY_MAX_LINE 65536
 #define POLICY_MAX_WORKSPACES 1024
 #define POLICY_MAX_LIST_ITEMS 1024
 #define USER_NAME_MAX 32
@@ -85,18 +84,12 @@ static const char *const label_colors[] = {
 };
 
 typedef struct parser {
+        vp_keyfile kf;
         vp_policy *policy;
-        const char *filename;
-        const char *next; /* text not read yet */
-        unsigned line;
-        char *raw;         /* the current line, without the newline */
-        const char *value; /* the value part of raw, for the current key line */
         policy_scope *scope;
         unsigned key_line[_POLICY_KEY_MAX]; /* keys of the current section */
         char **sections;                    /* "Limits" or workspace names declared in this file */
         unsigned *section_lines;
-        vp_error *err;
-        int r;
 } parser;
 
 typedef struct key_spec {
@@ -104,46 +97,24 @@ typedef struct key_spec {
         const char *valid;
 } key_spec;
 
-static const char *shorten(const char *s, char buf[static 84])
-{
-        if (strlen(s) <= 80)
-                return s;
-        snprintf(buf, 84, "%.77s...", s);
-        return buf;
-}
-
-static int line_error(parser *p, const char *fmt, ...) _printf_(2, 3);
-static int line_error(parser *p, const char *fmt, ...)
-{
-        char message[sizeof(p->err->message)];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(message, sizeof(message), fmt, ap);
-        va_end(ap);
-        p->r = vp_error_set(p->err, -EINVAL, "%s:%u: %s", p->filename, p->line, message);
-        return p->r;
-}
-
 static const key_spec key_specs[_POLICY_KEY_MAX];
 
 /* "FILE:LINE: key 'X': MESSAGE (valid: ...)" for the key on the current line. */
 static int key_error(parser *p, policy_key key, const char *fmt, ...) _printf_(3, 4);
 static int key_error(parser *p, policy_key key, const char *fmt, ...)
 {
-        char message[sizeof(p->err->message)];
         va_list ap;
+        int r;
 
         va_start(ap, fmt);
-        vsnprintf(message, sizeof(message), fmt, ap);
+        r = vp_keyfile_key_errorv(&p->kf, policy_key_names[key], key_specs[key].valid, fmt, ap);
         va_end(ap);
-        return line_error(p, "key '%s': %s (valid: %s)", policy_key_names[key], message, key_specs[key].valid);
+        return r;
 }
 
 static int oom(parser *p)
 {
-        p->r = vp_error_set(p->err, -ENOMEM, "%s: out of memory", p->filename);
-        return p->r;
+        return vp_keyfile_oom(&p->kf);
 }
 
 static void scope_clear_key(policy_scope *scope, policy_key key)
@@ -223,47 +194,21 @@ static void scope_clear(policy_scope *scope)
 /* Split a list at ';' as recipes do: "\;" is a literal ';', items are trimmed, empty ones skipped. */
 static int split_list(parser *p, policy_key key, const char *value, char ***ret)
 {
-        _cleanup_strv_free_ char **items = strv_new();
-        _cleanup_free_ char *item = malloc(strlen(value) + 1);
-        size_t len = 0, n = 0;
-        char buf[84];
+        _cleanup_strv_free_ char **items = NULL;
+        char buf[VP_KEYFILE_SHORT_SIZE];
+        const char *duplicate;
+        int r;
 
-        if (!items || !item)
+        r = vp_keyfile_split_list(value, POLICY_MAX_LIST_ITEMS, &items);
+        if (r == -E2BIG)
+                return key_error(p, key, "more than %d items", POLICY_MAX_LIST_ITEMS);
+        if (r < 0)
                 return oom(p);
-
-        for (const char *s = value;; s++) {
-                if (*s == '\\' && s[1] == ';') {
-                        item[len++] = ';';
-                        s++;
-                        continue;
-                }
-                if (*s != ';' && *s != '\0') {
-                        item[len++] = *s;
-                        continue;
-                }
-
-                size_t start = 0;
-                while (start < len && (item[start] == ' ' || item[start] == '\t'))
-                        start++;
-                while (len > start && (item[len - 1] == ' ' || item[len - 1] == '\t'))
-                        len--;
-                if (len > start) {
-                        if (++n > POLICY_MAX_LIST_ITEMS)
-                                return key_error(p, key, "more than %d items", POLICY_MAX_LIST_ITEMS);
-                        if (strv_push(&items, strndup(item + start, len - start)) < 0)
-                                return oom(p);
-                }
-                len = 0;
-                if (*s == '\0')
-                        break;
-        }
-
         if (!items[0])
                 return key_error(p, key, "empty list");
-        for (size_t i = 0; items[i]; i++)
-                for (size_t j = 0; j < i; j++)
-                        if (strcmp(items[i], items[j]) == 0)
-                                return key_error(p, key, "'%s' is listed twice", shorten(items[i], buf));
+        duplicate = vp_keyfile_find_duplicate(items);
+        if (duplicate)
+                return key_error(p, key, "'%s' is listed twice", vp_keyfile_shorten(duplicate, buf));
 
         *ret = TAKE_PTR(items);
         return 0;
@@ -284,11 +229,11 @@ static policy_scope *scope_of(parser *p)
 
 static int parse_label(parser *p, policy_key key, const char *value)
 {
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
         bool hex = value[0] == '#' && strlen(value) == 7 && strspn(value + 1, "0123456789abcdefABCDEF") == 6;
 
         if (!hex && !strv_contains((char *const *) label_colors, value))
-                return key_error(p, key, "invalid colour '%s'", shorten(value, buf));
+                return key_error(p, key, "invalid colour '%s'", vp_keyfile_shorten(value, buf));
         scope_of(p)->label = strdup(value);
         return scope_of(p)->label ? 0 : oom(p);
 }
@@ -296,7 +241,7 @@ static int parse_label(parser *p, policy_key key, const char *value)
 static int parse_images(parser *p, policy_key key, const char *value)
 {
         _cleanup_strv_free_ char **items = NULL;
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
         int r;
 
         r = split_list(p, key, value, &items);
@@ -304,7 +249,7 @@ static int parse_images(parser *p, policy_key key, const char *value)
                 return r;
         STRV_FOREACH(item, items)
                 if (strcmp(*item, "*") != 0 && !vp_image_name_valid(*item))
-                        return key_error(p, key, "invalid image name '%s'", shorten(*item, buf));
+                        return key_error(p, key, "invalid image name '%s'", vp_keyfile_shorten(*item, buf));
         r = check_wildcard(p, key, items);
         if (r < 0)
                 return r;
@@ -326,7 +271,7 @@ static bool is_user_name(const char *s)
 static int parse_users(parser *p, policy_key key, const char *value)
 {
         _cleanup_strv_free_ char **items = NULL;
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
         int r;
 
         r = split_list(p, key, value, &items);
@@ -335,7 +280,7 @@ static int parse_users(parser *p, policy_key key, const char *value)
         STRV_FOREACH(item, items)
                 if (!is_user_name(**item == '@' ? *item + 1 : *item))
                         return key_error(p, key, "invalid %s name '%s'", **item == '@' ? "group" : "user",
-                                         shorten(*item, buf));
+                                         vp_keyfile_shorten(*item, buf));
         scope_of(p)->users = TAKE_PTR(items);
         return 0;
 }
@@ -344,7 +289,7 @@ static int parse_filesystems(parser *p, policy_key key, const char *value)
 {
         _cleanup_strv_free_ char **items = NULL, **locations = strv_new();
         vp_permissions *permissions = &scope_of(p)->permissions;
-        char message[512], buf[84];
+        char message[512], buf[VP_KEYFILE_SHORT_SIZE];
         size_t n;
         int r;
 
@@ -372,7 +317,8 @@ static int parse_filesystems(parser *p, policy_key key, const char *value)
                 if (!normalized)
                         return oom(p);
                 if (strv_contains(locations, normalized))
-                        return key_error(p, key, "'%s' is listed twice", shorten(fs->location, buf));
+                        return key_error(p, key, "'%s' is listed twice",
+                                         vp_keyfile_shorten(fs->location, buf));
                 if (strv_push(&locations, TAKE_PTR(normalized)) < 0)
                         return oom(p);
         }
@@ -381,10 +327,10 @@ static int parse_filesystems(parser *p, policy_key key, const char *value)
 
 static int parse_network(parser *p, policy_key key, const char *value)
 {
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
 
         if (!vp_network_value_valid(value))
-                return key_error(p, key, "invalid network '%s'", shorten(value, buf));
+                return key_error(p, key, "invalid network '%s'", vp_keyfile_shorten(value, buf));
         scope_of(p)->permissions.network = strdup(value);
         return scope_of(p)->permissions.network ? 0 : oom(p);
 }
@@ -433,10 +379,10 @@ static const char *const *choices_of(policy_key key)
 static int parse_choice(parser *p, policy_key key, const char *value)
 {
         char **field = choice_field(scope_of(p), key);
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
 
         if (!strv_contains((char *const *) choices_of(key), value))
-                return key_error(p, key, "invalid value '%s'", shorten(value, buf));
+                return key_error(p, key, "invalid value '%s'", vp_keyfile_shorten(value, buf));
         *field = strdup(value);
         return *field ? 0 : oom(p);
 }
@@ -444,7 +390,7 @@ static int parse_choice(parser *p, policy_key key, const char *value)
 static int parse_usb(parser *p, policy_key key, const char *value)
 {
         _cleanup_strv_free_ char **ids = NULL;
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
         int r;
 
         r = split_list(p, key, value, &ids);
@@ -454,7 +400,7 @@ static int parse_usb(parser *p, policy_key key, const char *value)
                 if (strcmp(*id, "*") == 0)
                         continue;
                 if (!vp_usb_id_valid(*id))
-                        return key_error(p, key, "invalid USB device '%s'", shorten(*id, buf));
+                        return key_error(p, key, "invalid USB device '%s'", vp_keyfile_shorten(*id, buf));
                 for (char *c = *id; *c; c++)
                         if (*c >= 'A' && *c <= 'F')
                                 *c = (char) (*c - 'A' + 'a');
@@ -462,35 +408,34 @@ static int parse_usb(parser *p, policy_key key, const char *value)
         r = check_wildcard(p, key, ids);
         if (r < 0)
                 return r;
-        for (size_t i = 0; ids[i]; i++)
-                for (size_t j = 0; j < i; j++)
-                        if (strcmp(ids[i], ids[j]) == 0)
-                                return key_error(p, key, "'%s' is listed twice", ids[i]);
+        const char *duplicate = vp_keyfile_find_duplicate(ids);
+        if (duplicate)
+                return key_error(p, key, "'%s' is listed twice", duplicate);
         scope_of(p)->permissions.usb = TAKE_PTR(ids);
         return 0;
 }
 
 static int parse_cpus(parser *p, policy_key key, const char *value)
 {
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
         int r = vp_cpus_parse(value, &scope_of(p)->cpus);
 
         if (r == -ERANGE)
                 return key_error(p, key, "CPU count %d is out of range", atoi(value));
         if (r < 0)
-                return key_error(p, key, "invalid CPU count '%s'", shorten(value, buf));
+                return key_error(p, key, "invalid CPU count '%s'", vp_keyfile_shorten(value, buf));
         return 0;
 }
 
 static int parse_memory(parser *p, policy_key key, const char *value)
 {
-        char buf[84];
+        char buf[VP_KEYFILE_SHORT_SIZE];
         int r = vp_memory_parse(value, &scope_of(p)->memory_bytes);
 
         if (r == -ERANGE)
-                return key_error(p, key, "%s is out of range", shorten(value, buf));
+                return key_error(p, key, "%s is out of range", vp_keyfile_shorten(value, buf));
         if (r < 0)
-                return key_error(p, key, "invalid size '%s'", shorten(value, buf));
+                return key_error(p, key, "invalid size '%s'", vp_keyfile_shorten(value, buf));
         return 0;
 }
 
@@ -528,7 +473,7 @@ static int find_key(const parser *p, const char *name)
 
 static int unknown_key_error(parser *p, const char *key)
 {
-        char valid[512] = "", suggestion[128] = "", buf[84];
+        char valid[512] = "", suggestion[128] = "", buf[VP_KEYFILE_SHORT_SIZE];
 
         for (policy_key k = first_key(p); k < _POLICY_KEY_MAX; k++) {
                 if (k > first_key(p))
@@ -541,62 +486,15 @@ static int unknown_key_error(parser *p, const char *key)
         if (!p->scope->name) {
                 for (policy_key k = 0; k < POLICY_KEY_FIRST_PERMISSION; k++)
                         if (strcmp(policy_key_names[k], key) == 0)
-                                return line_error(p, "key '%s': not allowed in [Limits], only in [Workspace NAME] "
-                                                  "(valid: %s)",
-                                                  key, valid);
+                                return vp_keyfile_error(
+                                        &p->kf,
+                                        "key '%s': not allowed in [Limits], only in [Workspace NAME] "
+                                        "(valid: %s)",
+                                        key, valid);
         }
-        return line_error(p, "key '%s': unknown key in [%s%s]%s (valid: %s)", shorten(key, buf),
-                          p->scope->name ? "Workspace " : "Limits", p->scope->name ? p->scope->name : "",
-                          suggestion, valid);
-}
-
-static char *strip(char *s)
-{
-        size_t n;
-
-        s += strspn(s, " \t");
-        n = strlen(s);
-        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-                s[--n] = '\0';
-        return s;
-}
-
-/* Policy files are UTF-8 text: reject control characters other than tab and invalid sequences. */
-static int check_text(parser *p, const char *line)
-{
-        const unsigned char *s = (const unsigned char *) line;
-
-        for (size_t i = 0; s[i];) {
-                size_t extra;
-                uint32_t min;
-
-                if (s[i] < 0x80) {
-                        if ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
-                                return line_error(p, "invalid control character 0x%02x (a policy file is UTF-8 text)",
-                                                  s[i]);
-                        i++;
-                        continue;
-                } else if ((s[i] & 0xe0) == 0xc0) {
-                        extra = 1, min = 0x80;
-                } else if ((s[i] & 0xf0) == 0xe0) {
-                        extra = 2, min = 0x800;
-                } else if ((s[i] & 0xf8) == 0xf0) {
-                        extra = 3, min = 0x10000;
-                } else {
-                        return line_error(p, "invalid UTF-8 byte 0x%02x at column %zu", s[i], i + 1);
-                }
-
-                uint32_t c = s[i] & (0x3f >> extra);
-                for (size_t k = 1; k <= extra; k++) {
-                        if ((s[i + k] & 0xc0) != 0x80)
-                                return line_error(p, "invalid UTF-8 sequence at column %zu", i + 1);
-                        c = (c << 6) | (s[i + k] & 0x3f);
-                }
-                if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-                        return line_error(p, "invalid UTF-8 sequence at column %zu", i + 1);
-                i += extra + 1;
-        }
-        return 0;
+        return vp_keyfile_error(&p->kf, "key '%s': unknown key in [%s%s]%s (valid: %s)",
+                                vp_keyfile_shorten(key, buf), p->scope->name ? "Workspace " : "Limits",
+                                p->scope->name ? p->scope->name : "", suggestion, valid);
 }
 
 const policy_scope *policy_find_workspace(const vp_policy *policy, const char *name)
@@ -621,7 +519,7 @@ static policy_scope *workspace_get(parser *p, const char *name)
         if (scope)
                 return scope;
         if (policy->n_workspaces >= POLICY_MAX_WORKSPACES) {
-                line_error(p, "more than %d workspaces", POLICY_MAX_WORKSPACES);
+                vp_keyfile_error(&p->kf, "more than %d workspaces", POLICY_MAX_WORKSPACES);
                 return NULL;
         }
 
@@ -643,160 +541,97 @@ static policy_scope *workspace_get(parser *p, const char *name)
         return scope;
 }
 
-static int read_section_line(parser *p, char *line, char *out, int out_size)
+/* vp_keyfile_ops.section */
+static int read_section(void *userdata, const char *name)
 {
-        char buf[84];
-        size_t n = strlen(line);
-        const char *name;
-
-        if (line[n - 1] != ']')
-                return line_error(p, "section header '%s' does not end with ']'", shorten(line, buf));
-        line[n - 1] = '\0';
-        name = line + 1;
-
+        parser *p = userdata;
+        char buf[VP_KEYFILE_SHORT_SIZE];
         const char *workspace = NULL;
+
         if (strcmp(name, "Limits") == 0) {
                 p->scope = &p->policy->limits;
         } else if (vp_str_startswith(name, "Workspace ")) {
                 workspace = name + strlen("Workspace ");
                 if (!vp_instance_name_valid(workspace))
-                        return line_error(p, "invalid workspace name '%s' (valid: " WORKSPACE_NAME_VALID ")",
-                                          shorten(workspace, buf));
+                        return vp_keyfile_error(
+                                &p->kf, "invalid workspace name '%s' (valid: " WORKSPACE_NAME_VALID ")",
+                                vp_keyfile_shorten(workspace, buf));
                 p->scope = workspace_get(p, workspace);
                 if (!p->scope)
-                        return p->r;
+                        return p->kf.r;
         } else {
-                return line_error(p, "unknown section '[%s]' (valid: " SECTIONS_VALID ")", shorten(name, buf));
+                return vp_keyfile_error(&p->kf, "unknown section '[%s]' (valid: " SECTIONS_VALID ")",
+                                        vp_keyfile_shorten(name, buf));
         }
 
         const char *section = workspace ? workspace : "Limits";
         for (size_t i = 0; p->sections && p->sections[i]; i++)
                 if (strcmp(p->sections[i], section) == 0)
-                        return line_error(p, "duplicate section '[%s]' (first at line %u)", name,
-                                          p->section_lines[i]);
+                        return vp_keyfile_error(&p->kf, "duplicate section '[%s]' (first at line %u)", name,
+                                                p->section_lines[i]);
         size_t count = strv_length(p->sections);
         unsigned *lines = reallocarray(p->section_lines, count + 1, sizeof(unsigned));
         if (!lines)
                 return oom(p);
         p->section_lines = lines;
-        lines[count] = p->line;
+        lines[count] = p->kf.line;
         if (strv_extend(&p->sections, section) < 0)
                 return oom(p);
 
         if (!p->scope->source) {
-                p->scope->source = vp_strdup_printf("%s:%u", p->filename, p->line);
+                p->scope->source = vp_strdup_printf("%s:%u", p->kf.filename, p->kf.line);
                 if (!p->scope->source)
                         return oom(p);
         }
         memset(p->key_line, 0, sizeof(p->key_line));
-        /* Workspace names are at most 64 bytes, so this fits inih's line buffer. */
-        snprintf(out, out_size, "[%s]\n", name);
+        /* Workspace names are at most 64 bytes, so the header fits inih's line buffer. */
         return 0;
 }
 
-static int read_key_line(parser *p, char *line, char *out, int out_size)
-{
-        char buf[84];
-        char *equals = strchr(line, '=');
-
-        if (!equals)
-                return line_error(p, "expected Key=value, [Section] or a comment starting with '#', found '%s'",
-                                  shorten(line, buf));
-        *equals = '\0';
-        const char *key = strip(line);
-        p->value = strip(equals + 1);
-
-        if (!*key)
-                return line_error(p, "missing key name before '='");
-        if (!p->scope)
-                return line_error(p, "key '%s': outside a section (valid: put it under [Limits] or "
-                                  "[Workspace NAME])",
-                                  shorten(key, buf));
-        if (find_key(p, key) < 0)
-                return unknown_key_error(p, key);
-
-        snprintf(out, out_size, "%s=\n", key);
-        return 0;
-}
-
-/* ini_reader: hand inih one normalized line at a time, as lib/manifest.c does and for the
- * same reasons: this inih build has a 200-byte line buffer, inline comments and ':' as '='. */
-static char *read_line(char *out, int out_size, void *userdata)
+/* vp_keyfile_ops.key */
+static int read_key(void *userdata, const char *key)
 {
         parser *p = userdata;
-        const char *end;
-        size_t n;
-
-        if (p->r < 0 || !*p->next)
-                return NULL;
-
-        end = strchrnul(p->next, '\n');
-        n = (size_t) (end - p->next);
-        p->line++;
-        if (n > POLICY_MAX_LINE) {
-                line_error(p, "line is longer than %d bytes", POLICY_MAX_LINE);
-                return NULL;
-        }
-        free(p->raw);
-        p->raw = strndup(p->next, n);
-        if (!p->raw) {
-                oom(p);
-                return NULL;
-        }
-        p->next = *end ? end + 1 : end;
-
-        if (n > 0 && p->raw[n - 1] == '\r')
-                p->raw[--n] = '\0';
-        char *line = p->raw;
-        if (p->line == 1 && vp_str_startswith(line, "\xef\xbb\xbf"))
-                line += 3;
-        if (check_text(p, line) < 0)
-                return NULL;
-
-        line = strip(line);
-        if (!*line || *line == '#' || *line == ';')
-                snprintf(out, out_size, "\n");
-        else if (*line == '[') {
-                if (read_section_line(p, line, out, out_size) < 0)
-                        return NULL;
-        } else if (read_key_line(p, line, out, out_size) < 0)
-                return NULL;
-        return out;
-}
-
-/* ini_handler: parse one value; section and key were validated by read_line. */
-static int handle_key(void *userdata, const char *section_name _unused_, const char *name,
-                      const char *unused_value _unused_)
-{
-        parser *p = userdata;
+        char buf[VP_KEYFILE_SHORT_SIZE];
         int k;
 
-        if (p->r < 0)
-                return 0;
-        k = find_key(p, name);
-        if (k < 0) {
-                line_error(p, "key '%s': internal parser error", name);
-                return 0;
-        }
+        if (!p->scope)
+                return vp_keyfile_error(&p->kf,
+                                        "key '%s': outside a section (valid: put it under [Limits] or "
+                                        "[Workspace NAME])",
+                                        vp_keyfile_shorten(key, buf));
+        k = find_key(p, key);
+        if (k < 0)
+                return unknown_key_error(p, key);
+        return k;
+}
 
+/* vp_keyfile_ops.value */
+static int read_value(void *userdata, int k, const char *value)
+{
+        parser *p = userdata;
         policy_key key = (policy_key) k;
-        if (p->key_line[key] > 0) {
-                line_error(p, "key '%s': duplicate key in this section (first at line %u)", name, p->key_line[key]);
-                return 0;
-        }
-        p->key_line[key] = p->line;
+        int r;
+
+        if (p->key_line[key] > 0)
+                return vp_keyfile_error(&p->kf, "key '%s': duplicate key in this section (first at line %u)",
+                                        policy_key_names[key], p->key_line[key]);
+        p->key_line[key] = p->kf.line;
 
         /* A later file replaces a key; the section's other keys stay as earlier files set them. */
         scope_clear_key(p->scope, key);
-        if (key_specs[key].parse(p, key, p->value) < 0)
-                return 0;
-        p->scope->sources[key] = vp_strdup_printf("%s:%u", p->filename, p->line);
-        if (!p->scope->sources[key]) {
-                oom(p);
-                return 0;
-        }
-        return 1;
+        r = key_specs[key].parse(p, key, value);
+        if (r < 0)
+                return r;
+        p->scope->sources[key] = vp_strdup_printf("%s:%u", p->kf.filename, p->kf.line);
+        return p->scope->sources[key] ? 0 : oom(p);
 }
+
+static const vp_keyfile_ops keyfile_ops = {
+        .section = read_section,
+        .key = read_key,
+        .value = read_value,
+};
 
 static int update_digest(vp_policy *policy, const char *filename, const char *text, vp_error *err)
 {
@@ -816,10 +651,8 @@ static int update_digest(vp_policy *policy, const char *filename, const char *te
 int vp_policy_parse(vp_policy *policy, const char *filename, const char *text, vp_error *err)
 {
         parser p = {
+                .kf = {.filename = filename, .kind = "policy file", .err = err},
                 .policy = policy,
-                .filename = filename,
-                .next = text,
-                .err = err,
         };
         int r;
 
@@ -834,17 +667,10 @@ int vp_policy_parse(vp_policy *policy, const char *filename, const char *text, v
         if (r < 0)
                 return r;
 
-        r = ini_parse_stream(read_line, &p, handle_key, &p);
-        free(p.raw);
+        r = vp_keyfile_parse(&p.kf, text, &keyfile_ops, &p);
         strv_free(p.sections);
         free(p.section_lines);
-        if (p.r < 0)
-                return p.r;
-        if (r == -2)
-                return vp_error_set(err, -ENOMEM, "%s: out of memory", filename);
-        if (r != 0)
-                return vp_error_set(err, -EINVAL, "%s:%d: cannot parse this line", filename, r);
-        return 0;
+        return r;
 }
 
 int vp_policy_new(vp_policy **ret, vp_error *err)
