@@ -347,13 +347,24 @@ static int copy_output(int *pipe_fd, int port_fd, uint64_t *count)
         return 0;
 }
 
-static void terminate_app(pid_t pid, long *kill_deadline, const char *reason)
+/* Send SIGTERM to the app's process group. Under cage, only the group of the status
+ * wrapper and the app gets it (*app_group), so cage exits after the app as it does when
+ * the app exits by itself. If that group is not found, cage's whole group gets it. */
+static void terminate_app(const init_config *c, pid_t pid, pid_t *app_group, long *kill_deadline,
+                          const char *reason)
 {
         if (*kill_deadline)
                 return;
-        init_debug_log("%s: sending SIGTERM to the app", reason);
-        kill(-pid, SIGTERM);
-        kill(pid, SIGTERM);
+        *app_group = c->display ? init_display_app_group(pid) : 0;
+        if (*app_group > 0) {
+                init_debug_log("%s: sending SIGTERM to the app's process group %d under cage", reason,
+                               (int) *app_group);
+                kill(-*app_group, SIGTERM);
+        } else {
+                init_debug_log("%s: sending SIGTERM to the app", reason);
+                kill(-pid, SIGTERM);
+                kill(pid, SIGTERM);
+        }
         *kill_deadline = now_ms() + VP_TERMINATE_GRACE_S * 1000L;
 }
 
@@ -404,6 +415,7 @@ int init_run_app(const init_config *c, uint64_t *stdout_bytes, uint64_t *stderr_
         int out_fd = out[0], err_fd = errp[0];
         int app_status = -1;
         long kill_deadline = 0, agent_retry = 0;
+        pid_t app_group = 0;
         bool killed = false;
 
         while (reap(pid, &app_status) < 0) {
@@ -419,6 +431,8 @@ int init_run_app(const init_config *c, uint64_t *stdout_bytes, uint64_t *stderr_
                         init_log("app did not exit %d s after SIGTERM, sending SIGKILL", VP_TERMINATE_GRACE_S);
                         kill(-pid, SIGKILL);
                         kill(pid, SIGKILL);
+                        if (app_group > 0)
+                                kill(-app_group, SIGKILL);
                         killed = true;
                 }
                 if (agent_retry && now >= agent_retry)
@@ -431,7 +445,8 @@ int init_run_app(const init_config *c, uint64_t *stdout_bytes, uint64_t *stderr_
                         struct signalfd_siginfo si;
                         while (read(sig_fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
                                 if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-                                        terminate_app(pid, &kill_deadline, strsignal((int) si.ssi_signo));
+                                        terminate_app(c, pid, &app_group, &kill_deadline,
+                                                      strsignal((int) si.ssi_signo));
                 }
                 if (pfds[1].revents)
                         copy_output(&out_fd, init_port_fds.stdout_port, stdout_bytes);
@@ -442,7 +457,8 @@ int init_run_app(const init_config *c, uint64_t *stdout_bytes, uint64_t *stderr_
                         init_request r;
                         while ((r = init_agent_read(&disconnected)) != INIT_REQUEST_NONE) {
                                 if (r == INIT_REQUEST_TERMINATE)
-                                        terminate_app(pid, &kill_deadline, "terminate requested by the host");
+                                        terminate_app(c, pid, &app_group, &kill_deadline,
+                                                      "terminate requested by the host");
                                 if (r == INIT_REQUEST_POWEROFF) {
                                         init_log("poweroff requested by the host while the app runs");
                                         init_poweroff();

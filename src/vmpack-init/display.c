@@ -186,9 +186,9 @@ int init_display_app_status(int cage_status)
 {
         char text[16];
 
-        /* When the host stops the app, cage gets SIGTERM too and may end before the
-         * wrapper has written the app's status: give the wrapper a moment. A cage that
-         * failed before starting the wrapper costs this wait once. */
+        /* When the host stops the app, cage may end before the wrapper has written the
+         * app's status: give the wrapper a moment. A cage that failed before starting
+         * the wrapper costs this wait once. */
         (void) init_wait_for_path(STATUS_PATH, STATUS_WAIT_MS);
 
         /* The app's user can write the file, so it is parsed as untrusted. */
@@ -204,6 +204,55 @@ int init_display_app_status(int cage_status)
         }
         init_debug_log("app status %ld recorded by the wrapper, cage's %d", status, cage_status);
         return (int) status;
+}
+
+/* Parse the parent pid and process group of a /proc/PID/stat line. The command name in
+ * parentheses may contain spaces and parentheses, so fields are counted after the last ')'. */
+static bool parse_stat(const char *line, char *comm, size_t comm_size, pid_t *ppid, pid_t *pgrp)
+{
+        const char *open = strchr(line, '(');
+        const char *close = strrchr(line, ')');
+        int parent, group;
+
+        if (!open || !close || close < open || (size_t) (close - open - 1) >= comm_size)
+                return false;
+        memcpy(comm, open + 1, (size_t) (close - open - 1));
+        comm[close - open - 1] = '\0';
+        if (sscanf(close + 1, " %*c %d %d", &parent, &group) != 2)
+                return false;
+        *ppid = parent;
+        *pgrp = group;
+        return true;
+}
+
+pid_t init_display_app_group(pid_t cage)
+{
+        /* The kernel truncates a command name to 15 bytes. */
+        static const char comm_name[] = "vmpack-status-wrapper";
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        pid_t found = 0;
+
+        if (!d)
+                return 0;
+        while (!found && (e = readdir(d))) {
+                char path[64], line[512], comm[64];
+                pid_t pid, ppid, pgrp;
+                char *end;
+
+                pid = (pid_t) strtol(e->d_name, &end, 10);
+                if (*end || pid <= 1)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+                if (!read_line(path, line, sizeof(line)) || !parse_stat(line, comm, sizeof(comm), &ppid, &pgrp))
+                        continue;
+                /* Only cage's own child that leads its own group: a process of the app's
+                 * user can rename itself, but cannot become cage's child. */
+                if (ppid == cage && pgrp == pid && strncmp(comm, comm_name, 15) == 0 && strlen(comm) == 15)
+                        found = pid;
+        }
+        closedir(d);
+        return found;
 }
 
 bool init_is_status_wrapper(const char *argv0)
@@ -224,8 +273,16 @@ int init_status_wrapper_main(int argc, char **argv)
                 return 2;
         }
 
-        /* The app's process group gets SIGTERM when the host stops the app: the wrapper
-         * stays to record how the app ended. */
+        /* A process group of its own for the wrapper and the app, without cage: init
+         * stops the app by signalling this group, and cage then exits as it does when
+         * the app exits by itself. cage 0.1.4 aborts in libwayland's
+         * wl_display_terminate when it gets SIGTERM itself. init_display_app_group()
+         * finds the group. */
+        if (setpgid(0, 0) < 0)
+                fprintf(stderr, "%s: setpgid failed: %s\n", WRAPPER_NAME, strerror(errno));
+
+        /* The group gets SIGTERM when the host stops the app: the wrapper stays to
+         * record how the app ended. */
         signal(SIGTERM, SIG_IGN);
         signal(SIGINT, SIG_IGN);
         signal(SIGHUP, SIG_IGN);

@@ -120,6 +120,9 @@ void init_network(const init_config *c);
 #define INIT_DISPLAY_ENVIRONMENT_SIZE 6
 extern const char *const init_display_environment[INIT_DISPLAY_ENVIRONMENT_SIZE];
 void init_setup_display(init_config *c);
+/* The process group of the status wrapper and the app, which excludes cage: the pid of
+ * the wrapper that the cage process started, or 0 when there is none. */
+pid_t init_display_app_group(pid_t cage);
 /* The app's exit status as the status wrapper recorded it, else cage_status. */
 int init_display_app_status(int cage_status);
 /* The status wrapper is a copy of this binary that cage starts in place of the app: it
