@@ -91,26 +91,14 @@ static bool value_allowed(const policy_scope *scope, policy_key key, const char 
         return !scope->name && key == POLICY_KEY_NETWORK && strcmp(allowed, "uplink") == 0;
 }
 
+/* The field of a string permission; key must name one. */
 static char **choice_field(vp_permissions *permissions, policy_key key)
 {
-        switch (key) {
-        case POLICY_KEY_NETWORK:
-                return &permissions->network;
-        case POLICY_KEY_CLIPBOARD:
-                return &permissions->clipboard;
-        case POLICY_KEY_AUDIO:
-                return &permissions->audio;
-        case POLICY_KEY_MICROPHONE:
-                return &permissions->microphone;
-        case POLICY_KEY_CAMERA:
-                return &permissions->camera;
-        case POLICY_KEY_GPU:
-                return &permissions->gpu;
-        case POLICY_KEY_DISPLAY:
-                return &permissions->display;
-        default:
+        char **field = policy_string_field(permissions, key);
+
+        if (!field)
                 abort();
-        }
+        return field;
 }
 
 static const char *choice_value(const vp_permissions *permissions, policy_key key)
@@ -844,19 +832,10 @@ char *vp_grant_denial_message(const vp_grant *grant, const char *instance_name)
         return r < 0 ? NULL : TAKE_PTR(text);
 }
 
-static json_t *scope_value_json(const policy_scope *scope, policy_key key)
+/* The value of a permission key as JSON; a string permission that is not set reads "none". */
+static json_t *permission_json(const vp_permissions *p, unsigned cpus, uint64_t memory_bytes, policy_key key)
 {
-        const vp_permissions *p = &scope->permissions;
-
-        if (!scope->sources[key])
-                return json_null();
         switch (key) {
-        case POLICY_KEY_LABEL:
-                return json_string(scope->label);
-        case POLICY_KEY_IMAGES:
-                return strv_to_json(scope->images);
-        case POLICY_KEY_USERS:
-                return strv_to_json(scope->users);
         case POLICY_KEY_FILESYSTEMS: {
                 json_t *array = json_array();
                 for (size_t i = 0; i < p->n_filesystems; i++)
@@ -867,11 +846,27 @@ static json_t *scope_value_json(const policy_scope *scope, policy_key key)
         case POLICY_KEY_USB:
                 return strv_to_json(p->usb);
         case POLICY_KEY_CPUS:
-                return json_integer(scope->cpus);
+                return json_integer(cpus);
         case POLICY_KEY_MEMORY:
-                return json_integer((json_int_t) scope->memory_bytes);
+                return json_integer((json_int_t) memory_bytes);
         default:
-                return json_string(choice_value(p, key));
+                return json_string(choice_value(p, key) ? choice_value(p, key) : "none");
+        }
+}
+
+static json_t *scope_value_json(const policy_scope *scope, policy_key key)
+{
+        if (!scope->sources[key])
+                return json_null();
+        switch (key) {
+        case POLICY_KEY_LABEL:
+                return json_string(scope->label);
+        case POLICY_KEY_IMAGES:
+                return strv_to_json(scope->images);
+        case POLICY_KEY_USERS:
+                return strv_to_json(scope->users);
+        default:
+                return permission_json(&scope->permissions, scope->cpus, scope->memory_bytes, key);
         }
 }
 
@@ -901,29 +896,6 @@ static json_t *caps_json(const vp_grant *grant, policy_key key)
         return caps;
 }
 
-static json_t *granted_json(const vp_grant *grant, policy_key key)
-{
-        const vp_permissions *p = &grant->permissions;
-
-        switch (key) {
-        case POLICY_KEY_FILESYSTEMS: {
-                json_t *array = json_array();
-                for (size_t i = 0; i < p->n_filesystems; i++)
-                        json_array_append_new(array, json_sprintf("%s:%s", p->filesystems[i].location,
-                                                                  vp_share_mode_to_string(p->filesystems[i].mode)));
-                return array;
-        }
-        case POLICY_KEY_USB:
-                return strv_to_json(p->usb);
-        case POLICY_KEY_CPUS:
-                return json_integer(grant->cpus);
-        case POLICY_KEY_MEMORY:
-                return json_integer((json_int_t) grant->memory_bytes);
-        default:
-                return json_string(choice_value(p, key) ? choice_value(p, key) : "none");
-        }
-}
-
 /* The workspace's rules capped by [Limits]: the workspace's own values are the request. */
 static json_t *workspace_json(const vp_policy *policy, const policy_scope *w)
 {
@@ -947,9 +919,11 @@ static json_t *workspace_json(const vp_policy *policy, const policy_scope *w)
         for (policy_key key = 0; key < POLICY_KEY_FIRST_PERMISSION; key++)
                 json_object_set_new(object, policy_key_names[key],
                                     rule_json(scope_value_json(w, key), w->sources[key], NULL));
-        for (policy_key key = POLICY_KEY_FIRST_PERMISSION; key < _POLICY_KEY_MAX; key++)
+        for (policy_key key = POLICY_KEY_FIRST_PERMISSION; key < _POLICY_KEY_MAX; key++) {
+                json_t *granted = permission_json(&grant.permissions, grant.cpus, grant.memory_bytes, key);
                 json_object_set_new(permissions, policy_key_names[key],
-                                    rule_json(granted_json(&grant, key), w->sources[key], caps_json(&grant, key)));
+                                    rule_json(granted, w->sources[key], caps_json(&grant, key)));
+        }
         json_object_set_new(object, "permissions", permissions);
         return object;
 }

@@ -52,5 +52,8 @@ struct vp_policy {
 extern const char *const policy_key_names[_POLICY_KEY_MAX];
 
 const policy_scope *policy_find_workspace(const vp_policy *policy, const char *name);
+/* The field of a permission whose value is one string (network and the choices such as audio),
+ * or NULL for the other keys. */
+char **policy_string_field(vp_permissions *permissions, policy_key key);
 /* Normalize a "~/path" or "/path" location: no "." components, no repeated or trailing '/'. */
 char *policy_normalize_location(const char *location);

@@ -117,10 +117,37 @@ static int oom(parser *p)
         return vp_keyfile_oom(&p->kf);
 }
 
+char **policy_string_field(vp_permissions *permissions, policy_key key)
+{
+        switch (key) {
+        case POLICY_KEY_NETWORK:
+                return &permissions->network;
+        case POLICY_KEY_CLIPBOARD:
+                return &permissions->clipboard;
+        case POLICY_KEY_AUDIO:
+                return &permissions->audio;
+        case POLICY_KEY_MICROPHONE:
+                return &permissions->microphone;
+        case POLICY_KEY_CAMERA:
+                return &permissions->camera;
+        case POLICY_KEY_GPU:
+                return &permissions->gpu;
+        case POLICY_KEY_DISPLAY:
+                return &permissions->display;
+        default:
+                return NULL;
+        }
+}
+
 static void scope_clear_key(policy_scope *scope, policy_key key)
 {
         vp_permissions *permissions = &scope->permissions;
+        char **field = policy_string_field(permissions, key);
 
+        if (field) {
+                free(*field);
+                *field = NULL;
+        }
         switch (key) {
         case POLICY_KEY_LABEL:
                 free(scope->label);
@@ -139,36 +166,8 @@ static void scope_clear_key(policy_scope *scope, policy_key key)
                 permissions->filesystems = NULL;
                 permissions->n_filesystems = 0;
                 break;
-        case POLICY_KEY_NETWORK:
-                free(permissions->network);
-                permissions->network = NULL;
-                break;
-        case POLICY_KEY_CLIPBOARD:
-                free(permissions->clipboard);
-                permissions->clipboard = NULL;
-                break;
-        case POLICY_KEY_AUDIO:
-                free(permissions->audio);
-                permissions->audio = NULL;
-                break;
-        case POLICY_KEY_MICROPHONE:
-                free(permissions->microphone);
-                permissions->microphone = NULL;
-                break;
-        case POLICY_KEY_CAMERA:
-                free(permissions->camera);
-                permissions->camera = NULL;
-                break;
         case POLICY_KEY_USB:
                 permissions->usb = strv_free(permissions->usb);
-                break;
-        case POLICY_KEY_GPU:
-                free(permissions->gpu);
-                permissions->gpu = NULL;
-                break;
-        case POLICY_KEY_DISPLAY:
-                free(permissions->display);
-                permissions->display = NULL;
                 break;
         case POLICY_KEY_CPUS:
                 scope->cpus = 0;
@@ -176,7 +175,8 @@ static void scope_clear_key(policy_scope *scope, policy_key key)
         case POLICY_KEY_MEMORY:
                 scope->memory_bytes = 0;
                 break;
-        case _POLICY_KEY_MAX:
+        default:
+                /* A string field, cleared above. */
                 break;
         }
         free(scope->sources[key]);
@@ -335,28 +335,6 @@ static int parse_network(parser *p, policy_key key, const char *value)
         return scope_of(p)->permissions.network ? 0 : oom(p);
 }
 
-static char **choice_field(policy_scope *scope, policy_key key)
-{
-        vp_permissions *permissions = &scope->permissions;
-
-        switch (key) {
-        case POLICY_KEY_CLIPBOARD:
-                return &permissions->clipboard;
-        case POLICY_KEY_AUDIO:
-                return &permissions->audio;
-        case POLICY_KEY_MICROPHONE:
-                return &permissions->microphone;
-        case POLICY_KEY_CAMERA:
-                return &permissions->camera;
-        case POLICY_KEY_GPU:
-                return &permissions->gpu;
-        case POLICY_KEY_DISPLAY:
-                return &permissions->display;
-        default:
-                return NULL;
-        }
-}
-
 static const char *const *choices_of(policy_key key)
 {
         switch (key) {
@@ -378,7 +356,7 @@ static const char *const *choices_of(policy_key key)
 
 static int parse_choice(parser *p, policy_key key, const char *value)
 {
-        char **field = choice_field(scope_of(p), key);
+        char **field = policy_string_field(&scope_of(p)->permissions, key);
         char buf[VP_KEYFILE_SHORT_SIZE];
 
         if (!strv_contains((char *const *) choices_of(key), value))
