@@ -9,24 +9,47 @@
  * more as an error rather than a silent truncation. */
 #define MAX_USER_GROUPS 65536
 
-/* Read a passwd entry into a buffer that grows until getpwuid_r(3) fits. */
-static int read_passwd(uid_t uid, struct passwd *pw, char **ret_buffer)
+/* A reentrant name service lookup such as getpwuid_r(3): fill entry for key, with its strings
+ * in buffer, and set *found. Returns 0 or an errno value, ERANGE when buffer is too small. */
+typedef int (*nss_lookup)(const void *key, void *entry, char *buffer, size_t size, bool *found);
+
+static int passwd_by_uid(const void *key, void *entry, char *buffer, size_t size, bool *found)
+{
+        struct passwd *result = NULL;
+        int r = getpwuid_r(*(const uid_t *) key, entry, buffer, size, &result);
+
+        *found = result != NULL;
+        return r;
+}
+
+static int group_by_name(const void *key, void *entry, char *buffer, size_t size, bool *found)
+{
+        struct group *result = NULL;
+        int r = getgrnam_r(key, entry, buffer, size, &result);
+
+        *found = result != NULL;
+        return r;
+}
+
+/* Run lookup with a buffer that grows until the entry fits. The entry's strings point into
+ * *ret_buffer. Returns -ENOENT when there is no entry. */
+static int nss_read(nss_lookup lookup, const void *key, void *entry, char **ret_buffer)
 {
         size_t size = 1024;
 
         for (;;) {
                 _cleanup_free_ char *buffer = malloc(size);
-                struct passwd *result = NULL;
+                bool found = false;
                 if (!buffer)
                         return -ENOMEM;
-                int r = getpwuid_r(uid, pw, buffer, size, &result);
+                int r = lookup(key, entry, buffer, size, &found);
                 if (r == ERANGE && size < 1024 * 1024) {
                         size *= 2;
                         continue;
                 }
                 if (r != 0)
                         return -r;
-                if (!result)
+                if (!found)
                         return -ENOENT;
                 *ret_buffer = TAKE_PTR(buffer);
                 return 0;
@@ -37,7 +60,7 @@ static int system_user_name(void *userdata _unused_, uid_t uid, char **ret_name)
 {
         _cleanup_free_ char *buffer = NULL;
         struct passwd pw;
-        int r = read_passwd(uid, &pw, &buffer);
+        int r = nss_read(passwd_by_uid, &uid, &pw, &buffer);
 
         if (r < 0)
                 return r;
@@ -48,43 +71,22 @@ static int system_user_name(void *userdata _unused_, uid_t uid, char **ret_name)
         return 0;
 }
 
-static int find_group_gid(const char *group, gid_t *ret_gid)
-{
-        size_t size = 1024;
-
-        for (;;) {
-                _cleanup_free_ char *buffer = malloc(size);
-                struct group gr, *result = NULL;
-                if (!buffer)
-                        return -ENOMEM;
-                int r = getgrnam_r(group, &gr, buffer, size, &result);
-                if (r == ERANGE && size < 1024 * 1024) {
-                        size *= 2;
-                        continue;
-                }
-                if (r != 0)
-                        return -r;
-                if (!result)
-                        return -ENOENT;
-                *ret_gid = gr.gr_gid;
-                return 0;
-        }
-}
-
 static int system_user_in_group(void *userdata _unused_, uid_t uid, const char *group)
 {
-        _cleanup_free_ char *buffer = NULL;
+        _cleanup_free_ char *group_buffer = NULL, *passwd_buffer = NULL;
         _cleanup_free_ gid_t *groups = NULL;
+        struct group gr;
         struct passwd pw;
-        gid_t gid = 0;
+        gid_t gid;
         int count = 64;
 
-        int r = find_group_gid(group, &gid);
+        int r = nss_read(group_by_name, group, &gr, &group_buffer);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return r;
-        r = read_passwd(uid, &pw, &buffer);
+        gid = gr.gr_gid;
+        r = nss_read(passwd_by_uid, &uid, &pw, &passwd_buffer);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
