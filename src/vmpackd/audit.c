@@ -90,11 +90,10 @@ bool audit_check_owner(daemon_state *d, connection *c, const char *method, const
         return false;
 }
 
-void audit_allow(daemon_state *d, const connection *c, const char *action, const char *instance,
-                 const char *reason, json_t *detail)
+/* Record a decision on a request of the caller on connection c. */
+static void add_request_entry(daemon_state *d, const connection *c, const char *action, const char *instance,
+                              const char *decision, const char *reason, json_t *detail)
 {
-        if (!reason)
-                reason = c->role == VP_ROLE_ADMIN ? "administrator" : "owner";
         vp_audit_entry entry = {
                 .caller_uid = c->peer.uid,
                 .caller_pid = c->peer.pid,
@@ -102,12 +101,20 @@ void audit_allow(daemon_state *d, const connection *c, const char *action, const
                 .instance = instance,
                 .owner_uid = -1,
                 .action = action,
-                .decision = VP_AUDIT_ALLOW,
+                .decision = decision,
                 .reason = reason,
                 .detail = detail,
         };
 
         add_entry(d, &entry);
+}
+
+void audit_allow(daemon_state *d, const connection *c, const char *action, const char *instance,
+                 const char *reason, json_t *detail)
+{
+        if (!reason)
+                reason = c->role == VP_ROLE_ADMIN ? "administrator" : "owner";
+        add_request_entry(d, c, action, instance, VP_AUDIT_ALLOW, reason, detail);
 }
 
 void audit_deny(daemon_state *d, connection *c, const char *action, const char *instance, json_t *detail,
@@ -120,19 +127,8 @@ void audit_deny(daemon_state *d, connection *c, const char *action, const char *
         vsnprintf(message, sizeof(message), fmt, ap);
         va_end(ap);
 
-        vp_audit_entry entry = {
-                .caller_uid = c->peer.uid,
-                .caller_pid = c->peer.pid,
-                .caller_name = c->user_name,
-                .instance = instance,
-                .owner_uid = -1,
-                .action = action,
-                .decision = VP_AUDIT_DENY,
-                .reason = message,
-                .detail = detail,
-        };
         log_message(instance, "denied %s to uid %u (pid %d): %s", action, c->peer.uid, c->peer.pid, message);
-        add_entry(d, &entry);
+        add_request_entry(d, c, action, instance, VP_AUDIT_DENY, message, detail);
         server_reply_error(c, VP_API_ERROR_PERMISSION_DENIED, message);
 }
 

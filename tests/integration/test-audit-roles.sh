@@ -30,18 +30,6 @@ EOF
         pass "$what"
 }
 
-# Run as_user, expect it to fail with a message that contains text.
-expect_denied() {
-        local what="$1" text="$2"
-        shift 2
-        local output
-        if output="$(as_user "$@" 2>&1)"; then
-                fail "$what: succeeded: $output"
-        fi
-        grep -qF -- "$text" <<<"$output" || fail "$what: expected '$text' in: $output"
-        pass "$what"
-}
-
 say "a caller in neither group gets GetInfo only"
 expect_denied "no-role list is refused" "is not in group vmpack or vmpack-admin" "$TEST_NOBODY" list
 expect_denied "no-role audit is refused" "ask an administrator" "$TEST_NOBODY" audit

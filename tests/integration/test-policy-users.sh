@@ -77,18 +77,6 @@ system_daemon_start
 work="$(instance work)"
 online="$(instance online)"
 
-# Run as_user and expect failure with text in the output.
-expect_refused() {
-        local what="$1" text="$2"
-        shift 2
-        local output
-        if output="$(as_user "$@" 2>&1)"; then
-                fail "$what: succeeded: $output"
-        fi
-        grep -qF -- "$text" <<<"$output" || fail "$what: expected '$text' in: $output"
-        pass "$what"
-}
-
 # Start the instance with a script as its app, wait for it, and print the app's output.
 run_script() {
         local name="$1" script="$2" output
@@ -98,11 +86,11 @@ run_script() {
 }
 
 say "install: the workspace must exist and allow the image and the user"
-expect_refused "image not allowed in workspace banking" "workspace 'banking'" \
+expect_denied "image not allowed in workspace banking" "workspace 'banking'" \
         "$TEST_USER" install --no-desktop --workspace banking "$PROBE" "$(instance bank)"
-expect_refused "user not allowed in workspace admins" "admins" \
+expect_denied "user not allowed in workspace admins" "admins" \
         "$TEST_USER" install --no-desktop --workspace admins "$PROBE" "$(instance adm)"
-expect_refused "unknown workspace" "nowhere" \
+expect_denied "unknown workspace" "nowhere" \
         "$TEST_USER" install --no-desktop --workspace nowhere "$PROBE" "$(instance none)"
 as_user "$TEST_USER" install --no-desktop --data-size 64M --workspace work "$PROBE" "$work" >/dev/null ||
         fail "install into workspace work failed"
@@ -111,14 +99,14 @@ as_user "$TEST_USER" install --no-desktop --data-size 64M --workspace online "$P
 pass "installed $work (workspace work) and $online (workspace online)"
 
 say "start: the recipe asks network=uplink, which workspace work does not grant"
-expect_refused "start names the permission" "network=uplink is not granted" "$TEST_USER" start "$work"
-expect_refused "start names the rule" "20-workspaces.conf:$network_line" "$TEST_USER" start "$work"
-expect_refused "start says how to go without it" "vmpack override $work --nonetwork" "$TEST_USER" start "$work"
+expect_denied "start names the permission" "network=uplink is not granted" "$TEST_USER" start "$work"
+expect_denied "start names the rule" "20-workspaces.conf:$network_line" "$TEST_USER" start "$work"
+expect_denied "start says how to go without it" "vmpack override $work --nonetwork" "$TEST_USER" start "$work"
 
 say "override: narrowing is accepted, widening refused"
-expect_refused "override cannot widen a folder to rw" "only narrow" \
+expect_denied "override cannot widen a folder to rw" "only narrow" \
         "$TEST_USER" override "$work" --filesystem=xdg-download:rw
-expect_refused "override cannot add a folder" "only narrow" \
+expect_denied "override cannot add a folder" "only narrow" \
         "$TEST_USER" override "$work" --nofilesystem=xdg-documents
 as_user "$TEST_USER" override "$work" --nonetwork >/dev/null || fail "override --nonetwork failed"
 stored="$(as_user "$TEST_USER" override "$work")"
@@ -156,7 +144,7 @@ say "a Downloads folder that is a symbolic link out of the home is refused"
 mv "$USER_HOME/Downloads" "$USER_HOME/Downloads.real"
 ln -s /etc "$USER_HOME/Downloads"
 chown -h "$TEST_USER:" "$USER_HOME/Downloads"
-expect_refused "symlink escape refused at start" "filesystems=xdg-download" "$TEST_USER" start "$work"
+expect_denied "symlink escape refused at start" "filesystems=xdg-download" "$TEST_USER" start "$work"
 rm "$USER_HOME/Downloads"
 mv "$USER_HOME/Downloads.real" "$USER_HOME/Downloads"
 

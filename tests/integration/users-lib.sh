@@ -13,6 +13,8 @@
 #                           clean environment
 #   system_api USER JSON    send one raw request to the system daemon as USER and print the
 #                           raw reply
+#   expect_denied WHAT TEXT USER ARGS...
+#                           pass WHAT when as_user USER ARGS... fails with TEXT in its output
 #
 # The system socket is mode 0666 in a directory everyone may enter, and every request is
 # checked against the caller's SO_PEERCRED uid, so the users reach it as they would reach
@@ -124,6 +126,17 @@ as_user() {
         shift
         runuser -u "$user" -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/nonexistent \
                 VMPACK_SYSTEM=1 VMPACK_SOCKET="$SYSTEM_SOCKET" "$VMPACK" "$@"
+}
+
+expect_denied() {
+        local what="$1" text="$2"
+        shift 2
+        local output
+        if output="$(as_user "$@" 2>&1)"; then
+                fail "$what: succeeded: $output"
+        fi
+        grep -qF -- "$text" <<<"$output" || fail "$what: expected '$text' in: $output"
+        pass "$what"
 }
 
 system_api() {
