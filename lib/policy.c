@@ -238,25 +238,6 @@ static int parse_label(parser *p, policy_key key, const char *value)
         return scope_of(p)->label ? 0 : oom(p);
 }
 
-static int parse_images(parser *p, policy_key key, const char *value)
-{
-        _cleanup_strv_free_ char **items = NULL;
-        char buf[VP_KEYFILE_SHORT_SIZE];
-        int r;
-
-        r = split_list(p, key, value, &items);
-        if (r < 0)
-                return r;
-        STRV_FOREACH(item, items)
-                if (strcmp(*item, "*") != 0 && !vp_image_name_valid(*item))
-                        return key_error(p, key, "invalid image name '%s'", vp_keyfile_shorten(*item, buf));
-        r = check_wildcard(p, key, items);
-        if (r < 0)
-                return r;
-        scope_of(p)->images = TAKE_PTR(items);
-        return 0;
-}
-
 /* User and group names: characters of the POSIX portable filename character set, not
  * starting with '-', at most 32 bytes. */
 static bool is_user_name(const char *s)
@@ -268,7 +249,23 @@ static bool is_user_name(const char *s)
         return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
-static int parse_users(parser *p, policy_key key, const char *value)
+/* The kind of name an invalid Images= item fails to be, or NULL for a valid item. */
+static const char *check_image_item(const char *item)
+{
+        return strcmp(item, "*") == 0 || vp_image_name_valid(item) ? NULL : "image";
+}
+
+/* The same for Users=, whose items are user names and "@group" names. */
+static const char *check_users_item(const char *item)
+{
+        if (item[0] == '@')
+                return is_user_name(item + 1) ? NULL : "group";
+        return is_user_name(item) ? NULL : "user";
+}
+
+/* Split a list of names and reject an item for which check() returns the kind of name. */
+static int split_names(parser *p, policy_key key, const char *value, const char *(*check)(const char *item),
+                       char ***ret)
 {
         _cleanup_strv_free_ char **items = NULL;
         char buf[VP_KEYFILE_SHORT_SIZE];
@@ -277,12 +274,35 @@ static int parse_users(parser *p, policy_key key, const char *value)
         r = split_list(p, key, value, &items);
         if (r < 0)
                 return r;
-        STRV_FOREACH(item, items)
-                if (!is_user_name(**item == '@' ? *item + 1 : *item))
-                        return key_error(p, key, "invalid %s name '%s'", **item == '@' ? "group" : "user",
+        STRV_FOREACH(item, items) {
+                const char *kind = check(*item);
+                if (kind)
+                        return key_error(p, key, "invalid %s name '%s'", kind,
                                          vp_keyfile_shorten(*item, buf));
-        scope_of(p)->users = TAKE_PTR(items);
+        }
+
+        *ret = TAKE_PTR(items);
         return 0;
+}
+
+static int parse_images(parser *p, policy_key key, const char *value)
+{
+        _cleanup_strv_free_ char **items = NULL;
+        int r;
+
+        r = split_names(p, key, value, check_image_item, &items);
+        if (r < 0)
+                return r;
+        r = check_wildcard(p, key, items);
+        if (r < 0)
+                return r;
+        scope_of(p)->images = TAKE_PTR(items);
+        return 0;
+}
+
+static int parse_users(parser *p, policy_key key, const char *value)
+{
+        return split_names(p, key, value, check_users_item, &scope_of(p)->users);
 }
 
 static int parse_filesystems(parser *p, policy_key key, const char *value)
