@@ -2,10 +2,7 @@
 /* Grant computation: the recipe's request intersected with a workspace, [Limits] and an override. */
 #include "policy-internal.h"
 
-#include <grp.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <pwd.h>
 #include <string.h>
 
 typedef struct grant_context {
@@ -387,89 +384,6 @@ static int grant_permissions(grant_context *c, const vp_permissions *ask, unsign
                          VP_POLICY_DEFAULT_MEMORY_BYTES, &c->grant->memory_bytes);
         if (r < 0)
                 return r;
-        return 0;
-}
-
-/* The name of group gid, or NULL when it has none; the _r call keeps this thread-safe. */
-static int group_name(gid_t gid, char **ret)
-{
-        size_t size = 1024;
-
-        for (;;) {
-                _cleanup_free_ char *buffer = malloc(size);
-                struct group entry, *found = NULL;
-                if (!buffer)
-                        return -ENOMEM;
-                int r = getgrgid_r(gid, &entry, buffer, size, &found);
-                if (r == ERANGE && size < (1U << 20)) {
-                        size *= 2;
-                        continue;
-                }
-                if (r != 0)
-                        return -r;
-                *ret = found ? strdup(found->gr_name) : NULL;
-                return found && !*ret ? -ENOMEM : 0;
-        }
-}
-
-int vp_user_lookup_system(uid_t uid, char **ret_name, char ***ret_groups, void *userdata _unused_)
-{
-        _cleanup_strv_free_ char **groups = strv_new();
-        _cleanup_free_ gid_t *gids = NULL;
-        _cleanup_free_ char *name = NULL, *buffer = NULL;
-        struct passwd entry, *pw = NULL;
-        size_t size = 1024;
-        int n = 64, r;
-
-        if (!groups)
-                return -ENOMEM;
-        for (;;) {
-                free(buffer);
-                buffer = malloc(size);
-                if (!buffer)
-                        return -ENOMEM;
-                r = getpwuid_r(uid, &entry, buffer, size, &pw);
-                if (r != ERANGE || size >= (1U << 20))
-                        break;
-                size *= 2;
-        }
-        if (r != 0)
-                return -r;
-        if (!pw)
-                return -ENOENT;
-        name = strdup(pw->pw_name);
-        if (!name)
-                return -ENOMEM;
-
-        for (;;) {
-                int count = n;
-                free(gids);
-                gids = calloc((size_t) n, sizeof(gid_t));
-                if (!gids)
-                        return -ENOMEM;
-                if (getgrouplist(name, pw->pw_gid, gids, &count) >= 0) {
-                        n = count;
-                        break;
-                }
-                if (count <= n || count > NGROUPS_MAX + 1)
-                        return -E2BIG;
-                n = count;
-        }
-        for (int i = 0; i < n; i++) {
-                char *group = NULL;
-                r = group_name(gids[i], &group);
-                if (r < 0)
-                        return r;
-                if (!group || strv_contains(groups, group)) {
-                        free(group);
-                        continue;
-                }
-                if (strv_push(&groups, group) < 0)
-                        return -ENOMEM;
-        }
-
-        *ret_name = TAKE_PTR(name);
-        *ret_groups = TAKE_PTR(groups);
         return 0;
 }
 

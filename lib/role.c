@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "role.h"
+#include "policy.h"
 
 #include <grp.h>
 #include <pwd.h>
@@ -17,6 +18,15 @@ static int passwd_by_uid(const void *key, void *entry, char *buffer, size_t size
 {
         struct passwd *result = NULL;
         int r = getpwuid_r(*(const uid_t *) key, entry, buffer, size, &result);
+
+        *found = result != NULL;
+        return r;
+}
+
+static int group_by_gid(const void *key, void *entry, char *buffer, size_t size, bool *found)
+{
+        struct group *result = NULL;
+        int r = getgrgid_r(*(const gid_t *) key, entry, buffer, size, &result);
 
         *found = result != NULL;
         return r;
@@ -56,6 +66,34 @@ static int nss_read(nss_lookup lookup, const void *key, void *entry, char **ret_
         }
 }
 
+/* The groups of the user with passwd entry pw, the primary group included, as getgrouplist(3)
+ * lists them. */
+static int user_groups(const struct passwd *pw, gid_t **ret_gids, int *ret_count)
+{
+        _cleanup_free_ gid_t *groups = NULL;
+        int count = 64;
+
+        /* getgrouplist(3) returns -1 and sets count to the number needed when the array
+         * is too small. */
+        for (;;) {
+                int capacity = count;
+                free(groups);
+                groups = calloc((size_t) capacity, sizeof(gid_t));
+                if (!groups)
+                        return -ENOMEM;
+                if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &count) >= 0)
+                        break;
+                if (count <= capacity) /* failed without asking for more room */
+                        return -EIO;
+                if (count > MAX_USER_GROUPS)
+                        return -E2BIG;
+        }
+
+        *ret_gids = TAKE_PTR(groups);
+        *ret_count = count;
+        return 0;
+}
+
 static int system_user_name(void *userdata _unused_, uid_t uid, char **ret_name)
 {
         _cleanup_free_ char *buffer = NULL;
@@ -77,41 +115,67 @@ static int system_user_in_group(void *userdata _unused_, uid_t uid, const char *
         _cleanup_free_ gid_t *groups = NULL;
         struct group gr;
         struct passwd pw;
-        gid_t gid;
-        int count = 64;
+        int count;
 
         int r = nss_read(group_by_name, group, &gr, &group_buffer);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return r;
-        gid = gr.gr_gid;
         r = nss_read(passwd_by_uid, &uid, &pw, &passwd_buffer);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return r;
-        if (pw.pw_gid == gid)
+        if (pw.pw_gid == gr.gr_gid)
                 return 1;
 
-        /* getgrouplist(3) returns -1 and sets count to the number needed when the array
-         * is too small. */
-        for (;;) {
-                int capacity = count;
-                free(groups);
-                groups = calloc((size_t) capacity, sizeof(gid_t));
-                if (!groups)
-                        return -ENOMEM;
-                if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &count) >= 0)
-                        break;
-                if (count <= capacity) /* failed without asking for more room */
-                        return -EIO;
-                if (count > MAX_USER_GROUPS)
-                        return -E2BIG;
-        }
+        r = user_groups(&pw, &groups, &count);
+        if (r < 0)
+                return r;
         for (int i = 0; i < count; i++)
-                if (groups[i] == gid)
+                if (groups[i] == gr.gr_gid)
                         return 1;
+        return 0;
+}
+
+/* The vp_user_lookup of policy grants (lib/policy.h), through the same databases. */
+int vp_user_lookup_system(uid_t uid, char **ret_name, char ***ret_groups, void *userdata _unused_)
+{
+        _cleanup_strv_free_ char **names = strv_new();
+        _cleanup_free_ char *passwd_buffer = NULL, *name = NULL;
+        _cleanup_free_ gid_t *groups = NULL;
+        struct passwd pw;
+        int count, r;
+
+        if (!names)
+                return -ENOMEM;
+        r = nss_read(passwd_by_uid, &uid, &pw, &passwd_buffer);
+        if (r < 0)
+                return r;
+        name = strdup(pw.pw_name);
+        if (!name)
+                return -ENOMEM;
+
+        r = user_groups(&pw, &groups, &count);
+        if (r < 0)
+                return r;
+        for (int i = 0; i < count; i++) {
+                _cleanup_free_ char *group_buffer = NULL;
+                struct group gr;
+
+                /* A gid without a group entry has no name to match Users= against. */
+                r = nss_read(group_by_gid, &groups[i], &gr, &group_buffer);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0)
+                        return r;
+                if (!strv_contains(names, gr.gr_name) && strv_extend(&names, gr.gr_name) < 0)
+                        return -ENOMEM;
+        }
+
+        *ret_name = TAKE_PTR(name);
+        *ret_groups = TAKE_PTR(names);
         return 0;
 }
 
