@@ -88,7 +88,7 @@ static bool value_allowed(const policy_scope *scope, policy_key key, const char 
         return !scope->name && key == POLICY_KEY_NETWORK && strcmp(allowed, "uplink") == 0;
 }
 
-/* The field of a string permission; key must name one. */
+/* The field of a string permission. key must name one, because any other key aborts. */
 static char **choice_field(vp_permissions *permissions, policy_key key)
 {
         char **field = policy_string_field(permissions, key);
@@ -746,7 +746,7 @@ char *vp_grant_denial_message(const vp_grant *grant, const char *instance_name)
         return r < 0 ? NULL : TAKE_PTR(text);
 }
 
-/* The value of a permission key as JSON; a string permission that is not set reads "none". */
+/* The value of a permission key as JSON. A string permission that is not set reads "none". */
 static json_t *permission_json(const vp_permissions *p, unsigned cpus, uint64_t memory_bytes, policy_key key)
 {
         switch (key) {

@@ -268,7 +268,7 @@ static char *read_line(char *out, int out_size, void *userdata)
         return out;
 }
 
-/* ini_handler: parse one value; section and key were checked by read_line(). */
+/* ini_handler: parse one value. read_line() has checked the section and the key. */
 static int handle_key(void *userdata, const char *unused_section _unused_, const char *key,
                       const char *unused_value _unused_)
 {

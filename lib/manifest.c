@@ -16,7 +16,7 @@
 
 #define IMAGE_NAME_RULE "[a-z0-9][a-z0-9._-]{0,63}, e.g. pdf-viewer"
 
-/* lib/keyfile.c reads the text; the callbacks below check section and key names and parse values. */
+/* lib/keyfile.c reads the text, and the callbacks below check section and key names and parse values. */
 
 enum section {
         SECTION_NONE = -1,
