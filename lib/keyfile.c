@@ -286,7 +286,7 @@ static int handle_key(void *userdata, const char *unused_section _unused_, const
 
 int vp_keyfile_parse(vp_keyfile *kf, const char *text, const vp_keyfile_ops *ops, void *userdata)
 {
-        reader rd = {.kf = kf, .ops = ops, .userdata = userdata};
+        reader rd = { .kf = kf, .ops = ops, .userdata = userdata };
         int r;
 
         kf->next = text;

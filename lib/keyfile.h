@@ -9,6 +9,9 @@
  * section and key names and parses values in callbacks. Every message reads "FILE:LINE: ...".
  * The first error is recorded in the vp_keyfile, so a callback reports an error with the
  * functions below and returns their result.
+ *
+ * The reader hands inih one normalized line at a time, so the callbacks must accept only
+ * section and key names that fit inih's line buffer (INI_MAX_LINE, 200 bytes in inih 55).
  */
 #pragma once
 
