@@ -16,8 +16,9 @@ the previous one was met. For each met condition it prints one line
   met CONDITION after SECONDS s (WIDTHxHEIGHT, fraction F)
 where SECONDS counts from --since (a Unix time, e.g. `date +%s.%N` before vmpack run) or
 else from the script's start. With --save, the screen that met condition N is saved as
-PREFIX-N.ppm. Exits 0 when every condition was met, 1 on timeout (printing the best
-fraction seen for the pending condition), 2 on a QMP error or invalid arguments.
+PREFIX-N.ppm, and the last screen before a timeout as PREFIX-timeout.ppm. Exits 0 when
+every condition was met, 1 on timeout (printing the best fraction seen for the pending
+condition), 2 on a QMP error or invalid arguments.
 """
 import argparse
 import importlib.util
@@ -121,7 +122,10 @@ def main():
     finally:
         qmp.close()
         if os.path.exists(ppm):
-            os.unlink(ppm)
+            if args.save and index < len(conditions):
+                os.replace(ppm, f"{args.save}-timeout.ppm")
+            else:
+                os.unlink(ppm)
 
     if index < len(conditions):
         print(f"screen-watch: timed out after {args.timeout:.0f} s waiting for {conditions[index][0]} "
