@@ -241,7 +241,7 @@ int vp_share_guest_path(const char *location, char **ret, vp_error *err)
         if (r < 0)
                 return r;
 
-        _cleanup_free_ char *relative = parsed.relative;
+        _cleanup_free_ _unused_ char *relative = parsed.relative;
         if (parsed.xdg)
                 parsed.relative = (char *) parsed.xdg->fallback;
         return make_guest_path(location, &parsed, ret, err);
@@ -1066,7 +1066,7 @@ static int validate_received(const vp_share_user *user, const char *location, vp
         r = parse_location(location, &parsed, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *relative = parsed.relative;
+        _cleanup_free_ _unused_ char *relative = parsed.relative;
 
         if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
                 return vp_error_set(err, -EBADMSG, "share '%s': the resolver returned no directory", location);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int error_vset(vp_error *err, int code, bool with_errno, const char *fmt, va_list ap)
+static _printf_(4, 0) int error_vset(vp_error *err, int code, bool with_errno, const char *fmt, va_list ap)
 {
         if (!err)
                 return code;

@@ -26,7 +26,7 @@ bool init_debug;
 static bool poweroff_requested;
 init_ports init_port_fds = { -1, -1, -1, -1 };
 
-static void log_v(const char *fmt, va_list ap)
+static __attribute__((format(printf, 1, 0))) void log_v(const char *fmt, va_list ap)
 {
         char line[1024];
         int n = snprintf(line, sizeof(line), "vmpack-init: ");
