@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A replacement guest PID 1 for scripts/faults, put into the initramfs through VMPACK_INIT.
- * It stands in for a broken or hostile guest, which an app running as uid 1000 under
- * vmpack-init cannot be: that app may write neither /dev/console nor the host channel.
+ * It plays a broken or hostile guest kernel or PID 1. An app that runs as uid 1000 under
+ * vmpack-init cannot do that, because it may write neither /dev/console nor the host
+ * channel.
  *
  * Built with -DFAULT_PANIC: PID 1 exits at once, so the kernel panics with "Attempted to
  * kill init!". Built with -DFAULT_FLOOD: PID 1 writes numbered lines to the console (its

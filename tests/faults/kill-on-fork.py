@@ -10,8 +10,8 @@ supervisor of a Resume starts it. It polls /proc/*/task/*/children about every 0
 A fresh fork still has its parent's name, so the prefix "vmpackd" matches the supervisor
 before and after it renames itself "vmpackd-vm".
 
-With --argument, a descendant matches only when ARG is one of its arguments, which tells a
-QEMU that runs a VM from a "qemu-system-x86_64 --version" probe.
+With --argument, a descendant matches only when ARG is one of its arguments. This separates
+a QEMU that runs a VM from the "qemu-system-x86_64 --version" probe that comes before it.
 Kills PID, or with --kill-match the matching descendant. Prints "MATCH_PID QEMU_UP", where
 QEMU_UP is 1 when a descendant of PID ran qemu-system-* at the kill, else 0. Exits 1 when
 no match appeared within the timeout (default 10 s).
