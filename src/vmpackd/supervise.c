@@ -503,6 +503,15 @@ void supervise_read_output(daemon_state *d, instance_run *run)
         }
 }
 
+/* True when the instance has a complete saved state: the description is written last. */
+static bool has_saved_state(const char *name)
+{
+        _cleanup_free_ char *state_path = vp_instance_path(name, VP_INSTANCE_STATE_FILE);
+        _cleanup_free_ char *info_path = vp_instance_path(name, VP_INSTANCE_STATE_FILE ".json");
+
+        return state_path && info_path && access(state_path, F_OK) == 0 && access(info_path, F_OK) == 0;
+}
+
 /* Turn the child's result line and wait status into the exit status and reason. */
 static char *describe_exit(instance_run *run, int wait_status, int *ret_status, bool *ret_suspended)
 {
@@ -517,6 +526,12 @@ static char *describe_exit(instance_run *run, int wait_status, int *ret_status, 
         }
 
         if (!result) {
+                /* A re-adopted supervisor has no result pipe, but a complete saved state shows
+                 * that it finished a suspend that the previous daemon started. */
+                if (run->result_fd < 0 && has_saved_state(run->name)) {
+                        *ret_suspended = true;
+                        return strdup("VM state saved while vmpackd was not watching");
+                }
                 if (run->result_fd < 0)
                         return strdup("the VM ended while vmpackd was not watching; exit status unknown");
                 if (WIFSIGNALED(wait_status))
@@ -658,15 +673,6 @@ static bool is_supervisor(pid_t pid)
                 return false;
         exe[n] = self[m] = '\0';
         return strcmp(exe, self) == 0;
-}
-
-/* True when the instance has a complete saved state: the description is written last. */
-static bool has_saved_state(const char *name)
-{
-        _cleanup_free_ char *state_path = vp_instance_path(name, VP_INSTANCE_STATE_FILE);
-        _cleanup_free_ char *info_path = vp_instance_path(name, VP_INSTANCE_STATE_FILE ".json");
-
-        return state_path && info_path && access(state_path, F_OK) == 0 && access(info_path, F_OK) == 0;
 }
 
 void supervise_recover(daemon_state *d)
