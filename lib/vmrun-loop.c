@@ -443,8 +443,10 @@ int vp_run_event_loop(vm_attempt *a)
                                    idx_port_in >= 0 ? fds[idx_port_in].revents : 0);
                 }
                 /* The host side closed an output stream (e.g. "vmpack run ... | head -1"), so
-                 * stop the app, as SIGPIPE would stop a local writer. */
-                if ((a->out[0].broken || a->out[1].broken) && a->ready && !a->exited && !a->terminate_sent)
+                 * stop the app, as SIGPIPE would stop a local writer. With output_lost_ok
+                 * the stream's output is dropped instead (write_all stops writing). */
+                if ((a->out[0].broken || a->out[1].broken) && !o->output_lost_ok && a->ready && !a->exited &&
+                    !a->terminate_sent)
                         request_stop(a);
                 if (o->stdin_fd < 0 && !a->stdin_eof) {
                         a->stdin_eof = true;

@@ -86,6 +86,11 @@ typedef struct vp_run_options {
         /* Called once a resumed guest runs again, or with a message when a suspend failed
          * and the guest runs on. May be NULL. */
         void (*suspend_event)(void *userdata, bool resumed, const char *error);
+
+        /* When writing to stdout_fd or stderr_fd fails (e.g. EPIPE: its reader is gone),
+         * drop that stream's further output and let the app run on. false: stop the app,
+         * as SIGPIPE would stop a local writer (for "vmpack run ... | head -1"). */
+        bool output_lost_ok;
 } vp_run_options;
 
 typedef struct vp_run_result {
