@@ -511,6 +511,7 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
         }
         if (vp_db_set_state(d->db, name, "running", run->pid, -1, NULL, &caller, &err) < 0)
                 log_message(name, "recording the start failed: %s", err.message);
+        supervise_release(run);
 
         json_t *instance = methods_instance_json(d, name);
         json_t *notes = json_array();
@@ -698,6 +699,7 @@ static void method_resume(daemon_state *d, connection *c, const vp_api_request *
         }
         if (vp_db_set_state(d->db, name, "running", run->pid, -1, "resumed", &caller, &err) < 0)
                 log_message(name, "recording the resume failed: %s", err.message);
+        supervise_release(run);
         run->waiters[run->n_waiters++] = c;
         c->waiting = true;
 out:

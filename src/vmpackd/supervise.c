@@ -49,6 +49,8 @@ static void run_free(instance_run *run)
                 close(run->result_fd);
         if (run->status_fd >= 0)
                 close(run->status_fd);
+        if (run->release_fd >= 0)
+                close(run->release_fd);
         if (run->log_fd >= 0)
                 close(run->log_fd);
         free(run->stop_reason);
@@ -63,7 +65,8 @@ static instance_run *run_new(const char *name)
         if (!run)
                 return NULL;
         *run = (instance_run) {
-                .pidfd = -EBADF, .output_fd = -EBADF, .result_fd = -EBADF, .status_fd = -EBADF, .log_fd = -EBADF
+                .pidfd = -EBADF, .output_fd = -EBADF, .result_fd = -EBADF, .status_fd = -EBADF, .log_fd = -EBADF,
+                .release_fd = -EBADF,
         };
         run->name = strdup(name);
         if (!run->name) {
@@ -219,6 +222,7 @@ int supervise_start(daemon_state *d, const char *name, const supervise_spec *spe
         instance_run *run = run_new(name);
         _cleanup_close_ int console_fd = -EBADF;
         int output_pipe[2] = { -1, -1 }, result_pipe[2] = { -1, -1 }, status_pipe[2] = { -1, -1 };
+        int release_pipe[2] = { -1, -1 };
         struct stat st;
         int r;
 
@@ -243,7 +247,7 @@ int supervise_start(daemon_state *d, const char *name, const supervise_spec *spe
         run->log_bytes = fstat(run->log_fd, &st) == 0 ? (uint64_t) st.st_size : 0;
 
         if (pipe2(output_pipe, O_CLOEXEC) < 0 || pipe2(result_pipe, O_CLOEXEC) < 0 ||
-            pipe2(status_pipe, O_CLOEXEC) < 0) {
+            pipe2(status_pipe, O_CLOEXEC) < 0 || pipe2(release_pipe, O_CLOEXEC) < 0) {
                 r = vp_error_set_errno(err, -errno, "pipe");
                 goto fail;
         }
@@ -254,6 +258,17 @@ int supervise_start(daemon_state *d, const char *name, const supervise_spec *spe
                 goto fail;
         }
         if (run->pid == 0) {
+                /* Wait until the daemon has recorded this run (supervise_release()). A daemon
+                 * that dies first closes the pipe, and then no VM starts that nobody would
+                 * adopt. */
+                char go = 0;
+                close(release_pipe[1]);
+                while (read(release_pipe[0], &go, 1) < 0 && errno == EINTR)
+                        ;
+                if (go != 1)
+                        _exit(1);
+                close(release_pipe[0]);
+
                 /* Keep only the pipes' write ends and the console: the client sockets and the
                  * listening socket must close when the daemon closes them.
                  * The opened folders follow them from descriptor 7 on. */
@@ -280,6 +295,8 @@ int supervise_start(daemon_state *d, const char *name, const supervise_spec *spe
         close(output_pipe[1]);
         close(result_pipe[1]);
         close(status_pipe[1]);
+        close(release_pipe[0]);
+        run->release_fd = release_pipe[1];
         run->output_fd = output_pipe[0];
         run->result_fd = result_pipe[0];
         run->status_fd = status_pipe[0];
@@ -313,9 +330,23 @@ fail:
                         close(result_pipe[i]);
                 if (status_pipe[i] >= 0)
                         close(status_pipe[i]);
+                if (release_pipe[i] >= 0)
+                        close(release_pipe[i]);
         }
         remove_run(d, run);
         return r;
+}
+
+void supervise_release(instance_run *run)
+{
+        char go = 1;
+
+        if (run->release_fd < 0)
+                return;
+        if (write(run->release_fd, &go, 1) != 1)
+                log_message(run->name, "releasing the supervisor failed: %s", strerror(errno));
+        close(run->release_fd);
+        run->release_fd = -EBADF;
 }
 
 /* --- stop, kill, exit ------------------------------------------------------------------- */

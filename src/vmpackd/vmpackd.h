@@ -64,6 +64,7 @@ typedef struct instance_run {
         int output_fd; /* read end of the app's stdout and stderr; -1 after end of file or adoption */
         int result_fd; /* read end of the child's result line; -1 for an adopted run */
         int status_fd; /* read end of the child's suspend and resume events; -1 when closed */
+        int release_fd; /* write end the child waits on before it starts QEMU; -1 once released */
         int log_fd;    /* app.log, O_APPEND */
         uint64_t log_bytes;
         int64_t started_ms;
@@ -158,9 +159,12 @@ typedef struct supervise_spec {
         size_t n_folders;
 } supervise_spec;
 
-/* Fork the supervising child for the instance and record the run. */
+/* Fork the supervising child for the instance and record the run. The child waits for
+ * supervise_release(), which the caller calls once the run's pid is in the database, so a
+ * daemon killed in between leaves no VM that the next daemon would not adopt. */
 int supervise_start(daemon_state *d, const char *name, const supervise_spec *spec, instance_run **ret,
                     vp_error *err);
+void supervise_release(instance_run *run);
 /* Begin a graceful stop (SIGTERM, then QEMU quit, then SIGKILL after their timeouts). */
 void supervise_stop(daemon_state *d, instance_run *run, unsigned timeout_s, const vp_db_caller *caller);
 void supervise_kill(daemon_state *d, instance_run *run, const vp_db_caller *caller);

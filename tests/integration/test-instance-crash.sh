@@ -109,9 +109,9 @@ old_pid="$(daemon_pid)" || fail "no vmpackd pid file"
 "$VMPACK" start --entrypoint /bin/sh "$A" -c 'echo up; exec sleep 1000' >"$TEST_TMP/start-out" 2>&1 &
 starter=$!
 # The supervisor appears as the daemon handles Start; QEMU under TCG takes seconds to boot.
-# NOTE: this kill lands after the daemon records the instance as running, even when sent right
-# after the request. A kill between the fork and that record would leave the VM unadopted,
-# because the next daemon looks only at instances recorded as running or stopping.
+# This kill lands after the daemon records the instance as running, even when sent right after
+# the request. A kill between the fork and that record ends the supervisor before it starts
+# QEMU, because it waits for the daemon's release (scripts/faults daemon-kill-start-early).
 for _ in $(seq 200); do
         [ -n "$(pgrep -P "$old_pid" -x vmpackd-vm)" ] && break
         sleep 0.02
