@@ -127,7 +127,12 @@ check_rejected "missing folder" "folder ~/Missing does not exist (use :create to
         --filesystem '~/Missing'
 check_rejected "'..'" "'..'" --filesystem '~/../..'
 check_rejected "root directory" "whole host file system" --filesystem '/'
-check_rejected "the store" "may not be shared" --filesystem "$VMPACK_DATA_DIR"
+# A store under /tmp (a clone built there) is rejected earlier, as a guest system path.
+case "$VMPACK_DATA_DIR" in
+/tmp/* | /var/* | /usr/* | /run/* | /root/* | /etc/* | /boot/* | /lib*) store_reason="is a system directory in the VM" ;;
+*) store_reason="may not be shared" ;;
+esac
+check_rejected "the store" "$store_reason" --filesystem "$VMPACK_DATA_DIR"
 check_rejected "a file" "is not a directory" --filesystem '~/Work/a.txt'
 check_rejected "guest system directory" "system directory in the VM" --filesystem '/usr/share'
 check_rejected "unknown mode" "unknown mode" --filesystem '~/Work:wx'
