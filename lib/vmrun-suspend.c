@@ -595,6 +595,39 @@ fail:
 
 /* --- resume ------------------------------------------------------------------------------- */
 
+/* Whether "zstd -d" has exited with an error, without reaping it (vp_run_stop_decompress
+ * does). QEMU 7.2 stays in "inmigrate" when its incoming stream ends before the first
+ * byte of a state, so the decompressor's failure is the only sign of a damaged file. */
+static int check_decompressor(const run_context *ctx, vp_error *err)
+{
+        siginfo_t info = {};
+
+        if (ctx->decompressor.pid <= 0)
+                return 0;
+        if (waitid(P_PID, (id_t) ctx->decompressor.pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+            info.si_pid == 0)
+                return 0;
+        if (info.si_code == CLD_EXITED && info.si_status == 0)
+                return 0;
+
+        char message[256] = "";
+        int fd = ctx->decompressor.error_fd;
+        if (fd >= 0) {
+                ssize_t n = read(fd, message, sizeof(message) - 1);
+                n = n > 0 ? (ssize_t) strcspn(message, "\n") : 0;
+                while (n > 0 && (message[n - 1] == ' ' || message[n - 1] == '\r'))
+                        n--;
+                message[n] = '\0';
+        }
+        if (info.si_code == CLD_EXITED)
+                return vp_error_set(err, -EBADMSG,
+                                    "the saved state %s is damaged: zstd could not decompress it (exit status %d%s%s); "
+                                    "stop the instance to discard it and start afresh",
+                                    ctx->options->state_path, info.si_status, message[0] ? ": " : "", message);
+        return vp_error_set(err, -EIO, "zstd decompressing the saved state %s was killed by signal %d",
+                            ctx->options->state_path, info.si_status);
+}
+
 int vp_run_resume_continue(vm_attempt *a, vp_error *err)
 {
         qmp_client q = { .fd = -1 };
@@ -612,6 +645,9 @@ int vp_run_resume_continue(vm_attempt *a, vp_error *err)
                 }
                 if (strcmp(status, "inmigrate") != 0)
                         break;
+                r = check_decompressor(a->ctx, err);
+                if (r < 0)
+                        goto out;
                 if (vp_run_now_ms() > deadline) {
                         r = vp_error_set(err, -ETIMEDOUT, "loading the saved state took longer than %d s",
                                          MIGRATE_TIMEOUT_MS / 1000);
