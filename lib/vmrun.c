@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 
 #define CONSOLE_TAIL_LINES 20
+/* How far back from the console log's end console_tail() looks for a kernel panic line. */
+#define CONSOLE_PANIC_SCAN_BYTES (64 * 1024)
 
 static const char *const port_names[N_PORTS] = {
         [PORT_AGENT] = VP_PORT_AGENT,
@@ -206,6 +208,57 @@ static char *read_tail(const char *path, int max_lines)
                 p--;
         }
         return *p ? strdup(p) : NULL;
+}
+
+/* The last CONSOLE_TAIL_LINES lines of the console log. When the log has a kernel panic
+ * line before them, that line and the one before it come first, followed by "...": the
+ * register dump and call trace after a panic are longer than the tail. NULL when empty. */
+static char *console_tail(const char *path)
+{
+        static const char panic_marker[] = "Kernel panic - not syncing";
+        _cleanup_free_ char *tail = read_tail(path, CONSOLE_TAIL_LINES);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_free_ char *buffer = NULL;
+        const size_t size = CONSOLE_PANIC_SCAN_BYTES;
+        struct stat st;
+
+        if (!tail || fd < 0 || fstat(fd, &st) < 0 || !(buffer = malloc(size + 1)))
+                return TAKE_PTR(tail);
+        off_t start = st.st_size > (off_t) size ? st.st_size - (off_t) size : 0;
+        ssize_t n = pread(fd, buffer, size, start);
+        if (n <= 0)
+                return TAKE_PTR(tail);
+        buffer[n] = '\0';
+        /* The console may hold NUL bytes; search only the text after the last one. */
+        char *text = buffer;
+        for (char *p = buffer; p < buffer + n; p++)
+                if (*p == '\0')
+                        text = p + 1;
+
+        char *panic = NULL;
+        for (char *p = text; (p = strstr(p, panic_marker)); p++)
+                panic = p;
+        if (!panic)
+                return TAKE_PTR(tail);
+        char *line_end = strchr(panic, '\n');
+        size_t line_end_off = line_end ? (size_t) (line_end - text) : strlen(text);
+        /* Is the panic line already part of the tail? */
+        char *tail_start = text + strlen(text);
+        while (tail_start > text && (tail_start[-1] == '\n' || tail_start[-1] == ' '))
+                tail_start--;
+        size_t tail_len = strlen(tail);
+        if ((size_t) (tail_start - text) < tail_len || (size_t) (tail_start - text) - tail_len <= line_end_off)
+                return TAKE_PTR(tail);
+
+        char *from = panic;
+        while (from > text && from[-1] != '\n')
+                from--;
+        if (from > text) {
+                from--;
+                while (from > text && from[-1] != '\n')
+                        from--;
+        }
+        return vp_strdup_printf("%.*s\n...\n%s", (int) (text + line_end_off - from), from, tail);
 }
 
 /* QEMU's pa audiodev fails to start without a PulseAudio server (PipeWire's pulse server
@@ -430,7 +483,7 @@ static int collect_result(const run_context *ctx, vm_attempt *a, int wait_status
                 return 0;
         }
 
-        result->console_tail = read_tail(ctx->console_path, CONSOLE_TAIL_LINES);
+        result->console_tail = console_tail(ctx->console_path);
         _cleanup_free_ char *qemu_error = read_tail(ctx->qemu_log_path, 1);
         if (a->boot_timed_out)
                 return vp_error_set(err, -ETIMEDOUT,
