@@ -261,6 +261,28 @@ static char *console_tail(const char *path)
         return vp_strdup_printf("%.*s\n...\n%s", (int) (text + line_end_off - from), from, tail);
 }
 
+/* Whether the file at path contains needle (shorter than 256 bytes); false when it cannot
+ * be read. */
+static bool file_contains(const char *path, const char *needle)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        size_t len = strlen(needle), kept = 0;
+        char buffer[65536 + 256];
+        ssize_t n;
+
+        if (fd < 0 || len == 0 || len >= 256)
+                return false;
+        while ((n = read(fd, buffer + kept, sizeof(buffer) - kept)) > 0) {
+                size_t have = kept + (size_t) n;
+                if (memmem(buffer, have, needle, len))
+                        return true;
+                /* Keep the last len - 1 bytes: the needle may straddle two reads. */
+                kept = have < len - 1 ? have : len - 1;
+                memmove(buffer, buffer + have - kept, kept);
+        }
+        return false;
+}
+
 /* QEMU's pa audiodev fails to start without a PulseAudio server (PipeWire's pulse server
  * counts), which it finds through PULSE_SERVER or $XDG_RUNTIME_DIR/pulse/native. */
 static bool pulse_server_available(void)
@@ -635,6 +657,15 @@ static int attempt_run(run_context *ctx, vp_accel accel, vp_run_result *result, 
 
         *ret_end = ATTEMPT_DONE;
         r = collect_result(ctx, &a, wait_status, result, err);
+        /* The guest kernel logs this when it reads a damaged block or table of the root
+         * filesystem; the app then just sees I/O errors. */
+        if (file_contains(ctx->console_path, "SQUASHFS error")) {
+                result->rootfs_damaged = true;
+                notify(o,
+                       "image %s may be damaged: the guest kernel logged \"SQUASHFS error\" reading %s; "
+                       "check it with \"vmpack images --verify\"",
+                       o->image_name ? o->image_name : o->rootfs_path, o->rootfs_path);
+        }
 out:
         for (size_t i = 0; i < ELEMENTSOF(qemu_fds); i++)
                 if (qemu_fds[i] >= 0)

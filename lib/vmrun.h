@@ -100,6 +100,7 @@ typedef struct vp_run_result {
         char *guest_error;  /* message of the guest's {"event":"error"}, or NULL */
         char *console_tail; /* last lines of the console log when the VM failed, or NULL */
         bool suspended;     /* the VM's state was saved to state_path and QEMU stopped: status is 0 */
+        bool rootfs_damaged; /* the guest kernel logged "SQUASHFS error": rootfs_path may be damaged */
 } vp_run_result;
 
 void vp_run_result_clear(vp_run_result *result);

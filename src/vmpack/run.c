@@ -72,8 +72,9 @@ static void print_help(FILE *out)
               "  -h, --help                show this help\n"
               "\n"
               "Exit status: the app's; 124 when --timeout expired; 125 when the VM or its setup\n"
-              "failed; 126 when the program cannot be executed; 127 when it is not in the image;\n"
-              "128+N when signal N stopped the run before the app exited; 2 on a usage error.\n"
+              "failed, or when the app failed and the guest kernel found the image damaged; 126\n"
+              "when the program cannot be executed; 127 when it is not in the image; 128+N when\n"
+              "signal N stopped the run before the app exited; 2 on a usage error.\n"
               "\n"
               "Environment:\n"
               "  VMPACK_ACCEL        default for --accel\n"
@@ -595,6 +596,14 @@ int verb_run(int argc, char **argv)
                 else
                         fprintf(stderr, "vmpack run: stopped by signal %d (%s); VM stopped\n", result.signal,
                                 strsignal(result.signal));
+        }
+        if (result.rootfs_damaged && status != 0 && !result.timed_out && !result.signal) {
+                /* The notice about the damage came first; the app most likely failed of it. */
+                fprintf(stderr,
+                        "vmpack run: %s: the app failed with exit status %d while the image %s was damaged; "
+                        "check it with \"vmpack images --verify\"\n",
+                        a.image, status, a.options.rootfs_path);
+                status = VP_STATUS_VM_FAILURE;
         }
         vp_run_result_clear(&result);
         return status;
