@@ -32,7 +32,8 @@ typedef struct run_context {
         char *runtime_dir;
         int runtime_lock_fd; /* flock held on runtime_dir/lock for the run's lifetime; -1 when none */
         char *config_path;
-        char *console_path;
+        char *console_path;      /* the capped console log that vmrun writes (vmrun-loop.c) */
+        char *console_pipe_path; /* the FIFO that QEMU writes the serial console to */
         char *qmp_path;
         char *qemu_log_path; /* QEMU's stderr */
         char *staging_dir;
@@ -58,7 +59,13 @@ typedef struct vm_attempt {
         pid_t pid;
         int pidfd;
         int port_fds[N_PORTS];
-        int console_fd;
+        int console_fd;     /* read end of the console FIFO (opened read-write, so never EOF) */
+        int console_log_fd; /* console_path */
+        uint64_t console_bytes; /* read from the FIFO so far */
+        char *console_ring;     /* the last VP_CONSOLE_LOG_TAIL bytes after the log's head */
+        size_t console_ring_len, console_ring_pos;
+        bool console_ring_dirty;
+        int64_t console_flush_ms;
 
         char agent_line[VP_AGENT_LINE_MAX];
         size_t agent_len;
@@ -111,6 +118,23 @@ size_t vp_qmp_count_returns(const char *text);
  * setup failure as text on error_fd; keep_fds are the port sockets QEMU inherits. */
 _noreturn_ void vp_run_exec_qemu(const run_context *ctx, char **argv, const int *keep_fds, size_t n_keep,
                                  int error_fd);
+
+/* The console log keeps the first VP_CONSOLE_LOG_HEAD bytes of the serial console and the
+ * last VP_CONSOLE_LOG_TAIL bytes after them, with a line between them that says how many
+ * bytes were left out. A guest kernel or PID 1 can write about 1 MB/s to the console. */
+#define VP_CONSOLE_LOG_HEAD (256 * 1024)
+#define VP_CONSOLE_LOG_TAIL (256 * 1024)
+
+/* Create the console FIFO and log for an attempt and open them into a. */
+int vp_run_open_console(const run_context *ctx, vm_attempt *a, vp_error *err);
+/* Add console output to a->console_log_fd: into the head while it has room, else into the
+ * ring of the last bytes, which vp_run_console_flush() writes after the head. */
+void vp_run_console_append(vm_attempt *a, const char *data, size_t n);
+void vp_run_console_flush(vm_attempt *a);
+/* The last lines of the console log at path. When the log has a kernel panic line before
+ * them, that line and the one before it come first, followed by "...": the register dump
+ * and call trace after a panic are longer than the tail. NULL when empty. */
+char *vp_run_console_tail(const char *path);
 
 /* Run the event loop until QEMU exits; return QEMU's wait status. */
 int vp_run_event_loop(vm_attempt *a);

@@ -4,12 +4,15 @@
 #include "accel.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -285,20 +288,115 @@ static void stdin_pump(vm_attempt *a, short revents_in, short revents_port)
         }
 }
 
-static void console_copy(vm_attempt *a)
+int vp_run_open_console(const run_context *ctx, vm_attempt *a, vp_error *err)
 {
-        char buffer[16384];
+        unlink(ctx->console_pipe_path);
+        if (mkfifo(ctx->console_pipe_path, 0600) < 0)
+                return vp_error_set_errno(err, -errno, "creating the console FIFO %s",
+                                          ctx->console_pipe_path);
+        /* Opened read-write, so that this open does not wait for a writer and reads never
+         * see end of file. QEMU's open does not block either, because a reader exists. */
+        a->console_fd = open(ctx->console_pipe_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (a->console_fd < 0)
+                return vp_error_set_errno(err, -errno, "opening the console FIFO %s",
+                                          ctx->console_pipe_path);
+        /* Room for a boot's messages while the loop is busy, e.g. waiting for QMP. Without
+         * room, QEMU's vCPU waits for the write: the guest slows down, nothing is lost. */
+        (void) fcntl(a->console_fd, F_SETPIPE_SZ, 1024 * 1024);
+
+        a->console_log_fd = open(ctx->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (a->console_log_fd < 0)
+                return vp_error_set_errno(err, -errno, "creating the console log %s", ctx->console_path);
+        a->console_ring = malloc(VP_CONSOLE_LOG_TAIL);
+        if (!a->console_ring)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+        return 0;
+}
+
+void vp_run_console_flush(vm_attempt *a)
+{
+        uint64_t past_head = a->console_bytes - VP_CONSOLE_LOG_HEAD;
+        char marker[128] = "";
+        off_t offset = VP_CONSOLE_LOG_HEAD;
+        int n = 0;
+
+        if (a->console_bytes <= VP_CONSOLE_LOG_HEAD)
+                return; /* everything is in the head already */
+        if (past_head > a->console_ring_len)
+                n = snprintf(marker, sizeof(marker),
+                             "\n[vmpack: %" PRIu64 " bytes of console output left out]\n",
+                             past_head - a->console_ring_len);
+        size_t oldest =
+                (a->console_ring_pos + VP_CONSOLE_LOG_TAIL - a->console_ring_len) % VP_CONSOLE_LOG_TAIL;
+        size_t first = a->console_ring_len < VP_CONSOLE_LOG_TAIL - oldest ? a->console_ring_len
+                                                                         : VP_CONSOLE_LOG_TAIL - oldest;
+        struct iovec parts[3] = {
+                { .iov_base = marker, .iov_len = (size_t) n },
+                { .iov_base = a->console_ring + oldest, .iov_len = first },
+                { .iov_base = a->console_ring, .iov_len = a->console_ring_len - first },
+        };
+        ssize_t k = pwritev(a->console_log_fd, parts, 3, offset);
+        if (k >= 0)
+                (void) !ftruncate(a->console_log_fd, offset + k);
+        a->console_ring_dirty = false;
+        a->console_flush_ms = vp_run_now_ms();
+}
+
+void vp_run_console_append(vm_attempt *a, const char *data, size_t n)
+{
+        if (a->console_bytes < VP_CONSOLE_LOG_HEAD) {
+                size_t k = VP_CONSOLE_LOG_HEAD - a->console_bytes;
+                if (k > n)
+                        k = n;
+                (void) !pwrite(a->console_log_fd, data, k, (off_t) a->console_bytes);
+                a->console_bytes += k;
+                data += k;
+                n -= k;
+        }
+        if (n == 0)
+                return;
+        a->console_bytes += n;
+        if (n > VP_CONSOLE_LOG_TAIL) {
+                data += n - VP_CONSOLE_LOG_TAIL;
+                n = VP_CONSOLE_LOG_TAIL;
+        }
+        while (n > 0) {
+                size_t k = VP_CONSOLE_LOG_TAIL - a->console_ring_pos;
+                if (k > n)
+                        k = n;
+                memcpy(a->console_ring + a->console_ring_pos, data, k);
+                a->console_ring_pos = (a->console_ring_pos + k) % VP_CONSOLE_LOG_TAIL;
+                a->console_ring_len = a->console_ring_len + k > VP_CONSOLE_LOG_TAIL ? VP_CONSOLE_LOG_TAIL
+                                                                                    : a->console_ring_len + k;
+                data += k;
+                n -= k;
+        }
+        a->console_ring_dirty = true;
+}
+
+/* Copy what QEMU wrote to the console FIFO into the capped log, and in full to
+ * options->console_fd. Reads at most 1 MiB per call, so that a flood does not starve the
+ * other streams. With final set, it reads everything and writes the log's tail at once. */
+static void console_pump(vm_attempt *a, bool final)
+{
+        int console_out = a->ctx->options->console_fd;
+        char buffer[65536];
         ssize_t n;
 
-        if (a->ctx->options->console_fd < 0)
-                return;
-        /* QEMU creates the log file some time after it starts. */
-        if (a->console_fd < 0)
-                a->console_fd = open(a->ctx->console_path, O_RDONLY | O_CLOEXEC);
         if (a->console_fd < 0)
                 return;
-        while ((n = read(a->console_fd, buffer, sizeof(buffer))) > 0)
-                (void) !write(a->ctx->options->console_fd, buffer, (size_t) n);
+        for (int i = 0; final || i < 16; i++) {
+                n = read(a->console_fd, buffer, sizeof(buffer));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                if (console_out >= 0)
+                        (void) !write(console_out, buffer, (size_t) n);
+                vp_run_console_append(a, buffer, (size_t) n);
+        }
+        if (a->console_ring_dirty && (final || vp_run_now_ms() - a->console_flush_ms >= 1000))
+                vp_run_console_flush(a);
 }
 
 /* SIGUSR1: save the VM's state and quit QEMU (vmrun-suspend.c). */
@@ -392,7 +490,7 @@ int vp_run_event_loop(vm_attempt *a)
         int wait_status = 0;
 
         for (;;) {
-                struct pollfd fds[8];
+                struct pollfd fds[9];
                 size_t n = 0;
                 int idx_signal = -1, idx_pid = -1, idx_agent = -1, idx_out = -1, idx_err = -1, idx_in = -1,
                     idx_port_in = -1;
@@ -415,6 +513,8 @@ int vp_run_event_loop(vm_attempt *a)
                         idx_err = (int) n;
                         fds[n++] = (struct pollfd) { .fd = a->out[1].fd, .events = POLLIN };
                 }
+                if (a->console_fd >= 0)
+                        fds[n++] = (struct pollfd) { .fd = a->console_fd, .events = POLLIN };
                 if (a->port_fds[PORT_STDIN] >= 0) {
                         if (a->stdin_len == 0 && !a->stdin_eof && o->stdin_fd >= 0) {
                                 idx_in = (int) n;
@@ -452,7 +552,7 @@ int vp_run_event_loop(vm_attempt *a)
                         a->stdin_eof = true;
                         stdin_pump(a, 0, 0);
                 }
-                console_copy(a);
+                console_pump(a, false);
 
                 if (fds[idx_pid].revents) {
                         if (waitpid(a->pid, &wait_status, 0) == a->pid)
@@ -467,6 +567,6 @@ int vp_run_event_loop(vm_attempt *a)
         for (int i = 0; i < 2; i++)
                 while (a->out[i].fd >= 0)
                         output_read(&a->out[i]);
-        console_copy(a);
+        console_pump(a, true);
         return wait_status;
 }

@@ -621,11 +621,12 @@ static int check_decompressor(const run_context *ctx, vp_error *err)
         }
         if (info.si_code == CLD_EXITED)
                 return vp_error_set(err, -EBADMSG,
-                                    "the saved state %s is damaged: zstd could not decompress it (exit status %d%s%s); "
-                                    "stop the instance to discard it and start afresh",
+                                    "the saved state %s is damaged: zstd failed to decompress it "
+                                    "(exit status %d%s%s). Stop the instance to discard the state, "
+                                    "then start it again",
                                     ctx->options->state_path, info.si_status, message[0] ? ": " : "", message);
-        return vp_error_set(err, -EIO, "zstd decompressing the saved state %s was killed by signal %d",
-                            ctx->options->state_path, info.si_status);
+        return vp_error_set(err, -EIO, "zstd was killed by signal %d while decompressing the saved state %s",
+                            info.si_status, ctx->options->state_path);
 }
 
 int vp_run_resume_continue(vm_attempt *a, vp_error *err)

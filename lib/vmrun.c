@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 
 #define CONSOLE_TAIL_LINES 20
-/* How far back from the console log's end console_tail() looks for a kernel panic line. */
+/* How far back from the console log's end vp_run_console_tail() looks for a kernel panic line. */
 #define CONSOLE_PANIC_SCAN_BYTES (64 * 1024)
 
 static const char *const port_names[N_PORTS] = {
@@ -180,6 +180,9 @@ static void attempt_close(vm_attempt *a)
                 close(a->pidfd);
         if (a->console_fd >= 0)
                 close(a->console_fd);
+        if (a->console_log_fd >= 0)
+                close(a->console_log_fd);
+        free(a->console_ring);
         free(a->guest_error);
 }
 
@@ -210,10 +213,7 @@ static char *read_tail(const char *path, int max_lines)
         return *p ? strdup(p) : NULL;
 }
 
-/* The last CONSOLE_TAIL_LINES lines of the console log. When the log has a kernel panic
- * line before them, that line and the one before it come first, followed by "...": the
- * register dump and call trace after a panic are longer than the tail. NULL when empty. */
-static char *console_tail(const char *path)
+char *vp_run_console_tail(const char *path)
 {
         static const char panic_marker[] = "Kernel panic - not syncing";
         _cleanup_free_ char *tail = read_tail(path, CONSOLE_TAIL_LINES);
@@ -311,7 +311,9 @@ static int render_spec(const run_context *ctx, vp_accel accel, const int *qemu_f
                 .headless = true,
                 .kernel = ctx->vmlinux,
                 .initrd = ctx->initrd,
-                .console_log = ctx->console_path,
+                /* QEMU writes the console into a FIFO that vmrun copies to the capped
+                 * console_path (vp_run_open_console()). */
+                .console_log = ctx->console_pipe_path,
                 .qmp_socket = ctx->qmp_path,
                 .network = o->network,
                 .rng = true,
@@ -505,7 +507,7 @@ static int collect_result(const run_context *ctx, vm_attempt *a, int wait_status
                 return 0;
         }
 
-        result->console_tail = console_tail(ctx->console_path);
+        result->console_tail = vp_run_console_tail(ctx->console_path);
         _cleanup_free_ char *qemu_error = read_tail(ctx->qemu_log_path, 1);
         if (a->boot_timed_out)
                 return vp_error_set(err, -ETIMEDOUT,
@@ -594,6 +596,7 @@ static int attempt_run(run_context *ctx, vp_accel accel, vp_run_result *result, 
                 .pid = -1,
                 .pidfd = -1,
                 .console_fd = -1,
+                .console_log_fd = -1,
                 .stdin_half_closed_fd = -1,
                 .port_fds = { -1, -1, -1, -1 },
         };
@@ -629,7 +632,9 @@ static int attempt_run(run_context *ctx, vp_accel accel, vp_run_result *result, 
         notify_command_line(o, argv);
 
         /* A fresh console log per attempt, so a failure shows this attempt's lines. */
-        unlink(ctx->console_path);
+        r = vp_run_open_console(ctx, &a, err);
+        if (r < 0)
+                goto out;
         unlink(ctx->qmp_path);
 
         r = start_qemu(ctx, &a, argv, qemu_fds, n_qemu_fds, err);
@@ -662,8 +667,8 @@ static int attempt_run(run_context *ctx, vp_accel accel, vp_run_result *result, 
         if (file_contains(ctx->console_path, "SQUASHFS error")) {
                 result->rootfs_damaged = true;
                 notify(o,
-                       "image %s may be damaged: the guest kernel logged \"SQUASHFS error\" reading %s; "
-                       "check it with \"vmpack images --verify\"",
+                       "image %s may be damaged: the guest kernel logged \"SQUASHFS error\" reading %s. "
+                       "Check it with \"vmpack images --verify\"",
                        o->image_name ? o->image_name : o->rootfs_path, o->rootfs_path);
         }
 out:
@@ -689,6 +694,7 @@ static void context_free(run_context *ctx)
                 (void) unlink(ctx->qmp_path);
         free(ctx->config_path);
         free(ctx->console_path);
+        free(ctx->console_pipe_path);
         free(ctx->qmp_path);
         free(ctx->qemu_log_path);
         free(ctx->staging_dir);
@@ -805,12 +811,13 @@ static int prepare_runtime_dir(run_context *ctx, vp_error *err)
 
         ctx->config_path = vp_strdup_printf("%s/config", ctx->runtime_dir);
         ctx->console_path = vp_strdup_printf("%s/console.log", ctx->runtime_dir);
+        ctx->console_pipe_path = vp_strdup_printf("%s/console.pipe", ctx->runtime_dir);
         ctx->qmp_path = ctx->options->qmp_path ? strdup(ctx->options->qmp_path)
                                                : vp_strdup_printf("%s/qmp.sock", ctx->runtime_dir);
         ctx->qemu_log_path = vp_strdup_printf("%s/qemu.log", ctx->runtime_dir);
         ctx->staging_dir = vp_strdup_printf("%s/files", ctx->runtime_dir);
-        if (!ctx->config_path || !ctx->console_path || !ctx->qmp_path || !ctx->qemu_log_path ||
-            !ctx->staging_dir)
+        if (!ctx->config_path || !ctx->console_path || !ctx->console_pipe_path || !ctx->qmp_path ||
+            !ctx->qemu_log_path || !ctx->staging_dir)
                 return vp_error_set(err, -ENOMEM, "out of memory");
 
         /* A unix socket path is limited to 107 bytes. */

@@ -66,7 +66,9 @@ typedef struct vp_run_options {
         int stdout_fd;
         int stderr_fd;
         int signal_fd;           /* signalfd(2) for SIGINT, SIGTERM and SIGHUP, or -1 */
-        int console_fd;          /* when >= 0, the guest console log is copied here as it grows */
+        /* When >= 0, the guest console is copied here as it arrives, in full.
+         * NOTE: unlike the run directory's console.log, this copy has no size cap. */
+        int console_fd;
         bool debug;              /* ask vmpack-init to log each step to the console */
 
         /* Called with one-line messages for the user (accelerator choice, the QEMU command

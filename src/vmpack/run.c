@@ -598,10 +598,10 @@ int verb_run(int argc, char **argv)
                                 strsignal(result.signal));
         }
         if (result.rootfs_damaged && status != 0 && !result.timed_out && !result.signal) {
-                /* The notice about the damage came first; the app most likely failed of it. */
+                /* The notice about the damage came first. The damage most likely made the app fail. */
                 fprintf(stderr,
-                        "vmpack run: %s: the app failed with exit status %d while the image %s was damaged; "
-                        "check it with \"vmpack images --verify\"\n",
+                        "vmpack run: %s: the app failed with exit status %d, and the image %s is damaged. "
+                        "Check it with \"vmpack images --verify\"\n",
                         a.image, status, a.options.rootfs_path);
                 status = VP_STATUS_VM_FAILURE;
         }
