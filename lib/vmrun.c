@@ -663,7 +663,8 @@ static int attempt_run(run_context *ctx, vp_accel accel, vp_run_result *result, 
         *ret_end = ATTEMPT_DONE;
         r = collect_result(ctx, &a, wait_status, result, err);
         /* The guest kernel logs this when it reads a damaged block or table of the root
-         * filesystem; the app then just sees I/O errors. */
+         * filesystem, and the app sees only I/O errors.
+         * NOTE: only the capped log is searched, so an error in its left-out middle is missed. */
         if (file_contains(ctx->console_path, "SQUASHFS error")) {
                 result->rootfs_damaged = true;
                 notify(o,
