@@ -44,10 +44,17 @@ static const struct {
         { "virtio_gpu", "display", false },
         { "virtio_input", "display", false },
         { "evdev", "display", false },
+        /* The sound card QEMU adds with audio=playback: intel-hda with an hda-output or
+         * hda-duplex codec, which only the generic codec driver handles. The guest has no
+         * modprobe for the controller's request_module() of a codec driver, so the codec
+         * driver is loaded first and binds when the controller probes its codecs. Not
+         * required: a kernel without them runs the app without a sound card. */
+        { "snd_hda_codec_generic", "audio", false },
+        { "snd_hda_intel", "audio", false },
 };
 
 /* Module list files in the initramfs, in the order init may load them. */
-static const char *const module_groups[] = { NULL, "9p", "ext4", "net", "display" };
+static const char *const module_groups[] = { NULL, "9p", "ext4", "net", "display", "audio" };
 
 /* One line of modules.dep: "kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko ...". */
 typedef struct module_entry {

@@ -40,6 +40,18 @@ static const char modules_dep[] =
         "kernel/drivers/gpu/drm/drm.ko kernel/drivers/virtio/virtio.ko\n"
         "kernel/drivers/virtio/virtio_input.ko: kernel/drivers/virtio/virtio.ko\n"
         "kernel/drivers/input/evdev.ko:\n"
+        "kernel/sound/soundcore.ko:\n"
+        "kernel/sound/core/snd.ko: kernel/sound/soundcore.ko\n"
+        "kernel/sound/core/snd-timer.ko: kernel/sound/core/snd.ko\n"
+        "kernel/sound/core/snd-pcm.ko: kernel/sound/core/snd-timer.ko kernel/sound/core/snd.ko\n"
+        "kernel/sound/hda/snd-hda-core.ko: kernel/sound/core/snd-pcm.ko kernel/sound/core/snd.ko\n"
+        "kernel/sound/pci/hda/snd-hda-codec.ko: kernel/sound/hda/snd-hda-core.ko kernel/sound/core/snd-pcm.ko\n"
+        "kernel/sound/pci/hda/snd-hda-codec-generic.ko: kernel/sound/pci/hda/snd-hda-codec.ko "
+        "kernel/sound/core/snd-pcm.ko\n"
+        "kernel/sound/hda/snd-intel-dspcfg.ko: kernel/sound/hda/snd-hda-core.ko\n"
+        "kernel/sound/pci/hda/snd-hda-intel.ko: kernel/sound/hda/snd-intel-dspcfg.ko "
+        "kernel/sound/pci/hda/snd-hda-codec.ko kernel/sound/core/snd-pcm.ko\n"
+        "kernel/sound/pci/hda/snd-hda-codec-realtek.ko: kernel/sound/pci/hda/snd-hda-codec-generic.ko\n"
         "kernel/drivers/unrelated.ko:\n";
 
 static const char modules_builtin[] = "kernel/net/packet/af_packet.ko\n";
@@ -99,7 +111,7 @@ static void resolve_orders_dependencies_first(void **state)
         assert_int_equal(vp_initramfs_resolve_modules(dir, &paths, &err), 0);
 
         /* Every module once, each after what it needs. */
-        assert_int_equal(strv_length(paths), 25);
+        assert_int_equal(strv_length(paths), 34);
         assert_true(index_of(paths, "/virtio_ring.ko") < index_of(paths, "/virtio.ko"));
         assert_true(index_of(paths, "/virtio.ko") < index_of(paths, "/virtio_pci.ko"));
         assert_true(index_of(paths, "/virtio_pci_modern_dev.ko") < index_of(paths, "/virtio_pci.ko"));
@@ -111,6 +123,8 @@ static void resolve_orders_dependencies_first(void **state)
         assert_true(index_of(paths, "/virtio_dma_buf.ko") < index_of(paths, "/virtio-gpu.ko"));
         assert_true(index_of(paths, "/evdev.ko") >= 0);
         assert_true(index_of(paths, "/virtio-rng.ko.xz") >= 0);
+        assert_true(index_of(paths, "/snd-hda-codec-generic.ko") < index_of(paths, "/snd-hda-intel.ko"));
+        assert_int_equal(index_of(paths, "/snd-hda-codec-realtek.ko"), -1);
         assert_int_equal(index_of(paths, "/unrelated.ko"), -1);
         assert_int_equal(index_of(paths, "af_packet.ko"), -1);
         assert_string_equal(paths[0], "kernel/drivers/virtio/virtio_pci_modern_dev.ko");
@@ -297,6 +311,19 @@ static void get_builds_and_caches_archive(void **state)
         snprintf(command, sizeof(command), "cpio --quiet -i --to-stdout etc/vmpack-init/modules.net < %s", path);
         list = run_capture(command);
         assert_string_equal(list, "/lib/modules/6.1.0-test/kernel/drivers/net/virtio_net.ko\n");
+        free(list);
+        /* The generic codec driver before the controller, which binds its codecs at probe. */
+        snprintf(command, sizeof(command), "cpio --quiet -i --to-stdout etc/vmpack-init/modules.audio < %s", path);
+        list = run_capture(command);
+        assert_string_equal(list, "/lib/modules/6.1.0-test/kernel/sound/soundcore.ko\n"
+                                  "/lib/modules/6.1.0-test/kernel/sound/core/snd.ko\n"
+                                  "/lib/modules/6.1.0-test/kernel/sound/core/snd-timer.ko\n"
+                                  "/lib/modules/6.1.0-test/kernel/sound/core/snd-pcm.ko\n"
+                                  "/lib/modules/6.1.0-test/kernel/sound/hda/snd-hda-core.ko\n"
+                                  "/lib/modules/6.1.0-test/kernel/sound/pci/hda/snd-hda-codec.ko\n"
+                                  "/lib/modules/6.1.0-test/kernel/sound/pci/hda/snd-hda-codec-generic.ko\n"
+                                  "/lib/modules/6.1.0-test/kernel/sound/hda/snd-intel-dspcfg.ko\n"
+                                  "/lib/modules/6.1.0-test/kernel/sound/pci/hda/snd-hda-intel.ko\n");
         free(list);
 
         /* Same inputs: the cached file. A changed init: a new file. */
