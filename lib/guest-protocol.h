@@ -27,6 +27,9 @@
  *                              /dev/dri and /dev/input to the user, and run the app under
  *                              the cage kiosk compositor; the exit status reported is
  *                              the app's, not cage's
+ *   audio=1                    the VM has QEMU's intel-hda sound card: load the sound
+ *                              modules and give /dev/snd to the user; "0" or no key means
+ *                              no sound modules are loaded
  *   debug=1                    print each step to the VM log
  *
  * Ports (virtio-serial, found through /sys/class/virtio-ports/STAR/name because the guest has

@@ -150,6 +150,9 @@ static int write_config(run_context *ctx, vp_error *err)
                 r = r ?: config_append(f, "net", VP_RUN_UPLINK_CONFIG);
         if (o->gui)
                 r = r ?: config_append(f, "display", "wayland");
+        /* render_spec() adds the sound card only to a graphical VM. */
+        if (o->gui && o->audio)
+                r = r ?: config_append(f, "audio", "1");
         if (o->debug)
                 r = r ?: config_append(f, "debug", "1");
 

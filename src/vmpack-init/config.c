@@ -253,6 +253,12 @@ static int apply_key(init_config *c, const char *key, char *v)
                 c->display = v[0] == 'w';
                 return 0;
         }
+        if (strcmp(key, "audio") == 0) {
+                if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+                        return -1;
+                c->audio = v[0] == '1';
+                return 0;
+        }
         if (strcmp(key, "debug") == 0) {
                 if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
                         return -1;

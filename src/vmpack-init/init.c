@@ -103,6 +103,8 @@ int main(int argc, char **argv)
                 init_load_modules(MODULE_LIST ".net");
         if (config.display)
                 init_load_modules(MODULE_LIST ".display");
+        if (config.audio)
+                init_load_modules(MODULE_LIST ".audio");
 
         init_mount_root(&config);
         init_switch_root();
@@ -111,6 +113,8 @@ int main(int argc, char **argv)
         init_set_hostname(&config);
         init_network(&config);
         init_setup_user(&config);
+        if (config.audio)
+                init_setup_audio(&config);
         if (config.display)
                 init_setup_display(&config);
 

@@ -47,6 +47,7 @@ typedef struct init_config {
         char net_gateway[16]; /* empty when none */
         char net_dns[16];     /* empty when none */
         bool display;         /* display=wayland: the app runs under cage */
+        bool audio;           /* audio=1: the VM has a sound card for the app */
         bool debug;
 } init_config;
 
@@ -130,6 +131,10 @@ int init_display_app_status(int cage_status);
  * exits with 0 whatever the app's status. */
 bool init_is_status_wrapper(const char *argv0);
 int init_status_wrapper_main(int argc, char **argv);
+
+/* audio.c: wait for the sound card's playback node and give /dev/snd to the user. A
+ * missing card is logged, and the app runs without sound. */
+void init_setup_audio(const init_config *c);
 
 /* app.c */
 void init_setup_user(const init_config *c);
