@@ -44,6 +44,7 @@ write_recipe guitest ""
 write_recipe guiaudio "audio=playback"
 
 # The checks run as the app's user under cage. Each prints one line.
+# shellcheck disable=SC2016 # expanded by the guest's shell, not here
 probe='echo "uid=$(id -u)"
 if [ -r /proc/asound/cards ]; then echo "cards=$(grep -c "^ *[0-9]" /proc/asound/cards)"; else echo "cards=none"; fi
 grep -q "HDA-Intel" /proc/asound/cards 2>/dev/null && echo "hda=yes" || echo "hda=no"
