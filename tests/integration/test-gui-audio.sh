@@ -2,7 +2,8 @@
 # A graphical app granted audio=playback finds QEMU's intel-hda sound card: inside the guest
 # /proc/asound/cards lists it and the app's user can open the playback node
 # /dev/snd/pcmC0D0p for writing. The same terminal image without the grant has no sound
-# modules loaded, so the guest has no /proc/asound at all. The image without the grant is
+# modules loaded, so the guest has no /proc/asound at all. With microphone=on as well
+# (QEMU's hda-duplex codec), the user can also open the capture node /dev/snd/pcmC0D0c. The image without the grant is
 # the guitest recipe of test-gui-screendump.sh, so the build is shared through the cache.
 # Without a PulseAudio server vmpack uses QEMU's "none" audiodev, which the guest cannot
 # tell apart from a real one.
@@ -42,6 +43,7 @@ RECIPE
 
 write_recipe guitest ""
 write_recipe guiaudio "audio=playback"
+write_recipe guimic $'audio=playback\nmicrophone=on'
 
 # The checks run as the app's user under cage. Each prints one line.
 # shellcheck disable=SC2016 # expanded by the guest's shell, not here
@@ -49,7 +51,8 @@ probe='echo "uid=$(id -u)"
 if [ -r /proc/asound/cards ]; then echo "cards=$(grep -c "^ *[0-9]" /proc/asound/cards)"; else echo "cards=none"; fi
 grep -q "HDA-Intel" /proc/asound/cards 2>/dev/null && echo "hda=yes" || echo "hda=no"
 test -w /dev/snd/pcmC0D0p && echo "pcm-writable=yes" || echo "pcm-writable=no"
-if (exec 3>/dev/snd/pcmC0D0p) 2>/dev/null; then echo "pcm-open=yes"; else echo "pcm-open=no"; fi'
+if (exec 3>/dev/snd/pcmC0D0p) 2>/dev/null; then echo "pcm-open=yes"; else echo "pcm-open=no"; fi
+if (exec 3</dev/snd/pcmC0D0c) 2>/dev/null; then echo "capture-open=yes"; else echo "capture-open=no"; fi'
 
 say "with audio=playback: the app finds the sound card (up to 600 s under TCG)"
 set +e
@@ -72,6 +75,25 @@ pass "/proc/asound/cards lists the HDA-Intel card"
 grep -qx "pcm-writable=yes" <<<"$out" || fail "/dev/snd/pcmC0D0p is not writable by the app's user: $out"
 grep -qx "pcm-open=yes" <<<"$out" || fail "the app's user cannot open /dev/snd/pcmC0D0p: $out"
 pass "the app's user opens /dev/snd/pcmC0D0p for writing"
+grep -qx "capture-open=no" <<<"$out" || fail "a capture node exists without microphone=on: $out"
+pass "no capture node without microphone=on"
+
+say "with microphone=on as well: the app opens the capture node (up to 600 s under TCG)"
+set +e
+vmrun -v --display none --timeout 600 --entrypoint sh guimic -c "$probe" \
+        >"$TEST_TMP/mic.out" 2>"$TEST_TMP/mic.err"
+status=$?
+set -e
+if [ "$status" -ne 0 ]; then
+        tail -40 "$TEST_TMP/mic.err" >&2
+        fail "vmpack run guimic: exit status $status"
+fi
+grep -q "hda-duplex" "$TEST_TMP/mic.err" || fail "QEMU command line has no hda-duplex: $(grep "QEMU command line" "$TEST_TMP/mic.err")"
+out="$(cat "$TEST_TMP/mic.out")"
+say "guest reported: $(tr '\n' ' ' <<<"$out")"
+grep -qx "pcm-open=yes" <<<"$out" || fail "the app's user cannot open /dev/snd/pcmC0D0p with microphone=on: $out"
+grep -qx "capture-open=yes" <<<"$out" || fail "the app's user cannot open /dev/snd/pcmC0D0c: $out"
+pass "the app's user opens /dev/snd/pcmC0D0p and /dev/snd/pcmC0D0c"
 
 say "without audio=playback: no sound device and no sound modules (up to 600 s under TCG)"
 set +e
