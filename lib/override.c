@@ -416,8 +416,8 @@ int vp_override_check(const vp_override *o, const vp_permissions *ask, unsigned 
         unsigned requested_cpus = cpus ? cpus : VP_POLICY_DEFAULT_CPUS;
         uint64_t requested_memory = memory_bytes ? memory_bytes : VP_POLICY_DEFAULT_MEMORY_BYTES;
         if (o->cpus > requested_cpus)
-                return vp_error_set(err, -EINVAL, "override can only narrow: the recipe asks for %u CPUs, not %u",
-                                    requested_cpus, o->cpus);
+                return vp_error_set(err, -EINVAL, "override can only narrow: the recipe asks for %u CPU%s, not %u",
+                                    requested_cpus, requested_cpus == 1 ? "" : "s", o->cpus);
         if (o->memory_bytes > requested_memory)
                 return vp_error_set(err, -EINVAL,
                                     "override can only narrow: the recipe asks for %" PRIu64 " MiB of memory, not "

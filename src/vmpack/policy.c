@@ -173,8 +173,19 @@ static int policy_show(const char *directory, const char *workspace, bool json)
                 printf("The directory contains no *.conf file, so nothing is granted (deny by default).\n");
 
         printf("\nLimits\n");
-        json_object_foreach(json_object_get(result, "limits"), name, value)
-                print_rule(name, value, "none");
+        /* A missing cpus= or memory= limit caps at the defaults, not at nothing (see lib/grant.c). */
+        char default_cpus[32], default_memory[64], size[32];
+        snprintf(default_cpus, sizeof(default_cpus), "%u (default)", VP_POLICY_DEFAULT_CPUS);
+        vp_format_size(VP_POLICY_DEFAULT_MEMORY_BYTES, size, sizeof(size));
+        snprintf(default_memory, sizeof(default_memory), "%s (default)", size);
+        json_object_foreach(json_object_get(result, "limits"), name, value) {
+                if (strcmp(name, "cpus") == 0)
+                        print_rule(name, value, default_cpus);
+                else if (strcmp(name, "memory") == 0)
+                        print_rule(name, value, default_memory);
+                else
+                        print_rule(name, value, "none");
+        }
         json_object_foreach(json_object_get(result, "workspaces"), name, value)
                 print_workspace(name, value);
         json_decref(result);
