@@ -64,6 +64,14 @@ class Session:
         self.daemon = None
 
     def __enter__(self):
+        # __exit__ does not run when __enter__ fails, so clean up here before passing it on.
+        try:
+            return self._start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+
+    def _start(self):
         os.makedirs(self.env["VMPACK_RUNTIME_DIR"])
         images = self.call("images", capture=True)
         if not any(line.split()[:1] == [self.image] for line in images.splitlines()):
