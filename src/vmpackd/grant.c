@@ -170,11 +170,12 @@ void instance_grant_clear(instance_grant *g)
         vp_grant_clear(&g->grant);
         json_decref(g->detail);
         strv_free(g->notes);
+        free(g->window_title);
         *g = (instance_grant) {};
 }
 
-/* Whose folders an instance shares: its owner's. The daemon's own user keeps the $HOME
- * of the vmpack that started the daemon, as 'vmpack run' does; other owners get the home
+/* Find the owner whose folders an instance shares. The daemon's own user keeps the $HOME
+ * of the vmpack that started the daemon, as 'vmpack run' does. Other owners get the home
  * of their passwd entry. */
 static int owner_of(daemon_state *d, json_t *instance, vp_share_user *ret, char **ret_home, vp_error *err)
 {
@@ -319,7 +320,9 @@ bool grant_for_instance(daemon_state *d, connection *c, const char *action, json
                 goto out;
         }
         ret->detail = vp_grant_to_json(&ret->grant);
-        if (!ret->detail) {
+        /* The window title names the workspace and the instance: "[work] WorkFox". */
+        ret->window_title = request.workspace ? vp_strdup_printf("[%s] %s", request.workspace, name) : strdup(name);
+        if (!ret->detail || !ret->window_title) {
                 server_reply_error(c, VP_API_ERROR_FAILED, "out of memory");
                 goto out;
         }
@@ -362,6 +365,7 @@ void grant_apply(const instance_grant *g, supervise_spec *spec)
         spec->folders = g->folders;
         spec->n_folders = g->n_shares;
         spec->grant = g->detail;
+        spec->window_title = g->window_title;
 }
 
 bool grant_set_override(daemon_state *d, connection *c, const char *name, json_t *instance, const vp_image *image,

@@ -428,14 +428,6 @@ static int make_app_argv(json_t *metadata, const vp_api_request *request, char *
         return 0;
 }
 
-/* The window title names the workspace and the instance: "[work] WorkFox". */
-static char *window_title(json_t *instance, const char *name)
-{
-        const char *workspace = json_string_value(json_object_get(instance, "workspace"));
-
-        return workspace ? vp_strdup_printf("[%s] %s", workspace, name) : strdup(name);
-}
-
 static void method_start(daemon_state *d, connection *c, const vp_api_request *request)
 {
         const char *name = string_parameter(request, "name");
@@ -443,7 +435,6 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_strv_free_ char **files = NULL;
         _cleanup_image_ vp_image *image = NULL;
-        _cleanup_free_ char *title = NULL;
         vp_db_caller caller = caller_of(c);
         instance_grant grant = {};
         instance_run *run = NULL;
@@ -497,12 +488,6 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
                 .files = files,
         };
         grant_apply(&grant, &spec);
-        title = window_title(object, name);
-        if (!title) {
-                server_reply_error(c, VP_API_ERROR_FAILED, "out of memory");
-                goto out;
-        }
-        spec.window_title = title;
         json_object_set(grant.detail, "request", request->parameters);
         audit_allow(d, c, "Start", name, NULL, grant.detail);
         if (supervise_start(d, name, &spec, &run, &err) < 0) {
@@ -636,7 +621,6 @@ static void method_resume(daemon_state *d, connection *c, const vp_api_request *
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_strv_free_ char **files = NULL;
         _cleanup_image_ vp_image *image = NULL;
-        _cleanup_free_ char *title = NULL;
         vp_db_caller caller = caller_of(c);
         instance_grant grant = {};
         instance_run *run = NULL;
@@ -686,12 +670,6 @@ static void method_resume(daemon_state *d, connection *c, const vp_api_request *
                 .resume = true,
         };
         grant_apply(&grant, &spec);
-        title = window_title(object, name);
-        if (!title) {
-                server_reply_error(c, VP_API_ERROR_FAILED, "out of memory");
-                goto out;
-        }
-        spec.window_title = title;
         audit_allow(d, c, "Resume", name, NULL, grant.detail);
         if (supervise_start(d, name, &spec, &run, &err) < 0) {
                 reply_failure(c, name, "Resume", &err);

@@ -259,8 +259,8 @@ int supervise_start(daemon_state *d, const char *name, const supervise_spec *spe
         }
         if (run->pid == 0) {
                 /* Wait until the daemon has recorded this run (supervise_release()). A daemon
-                 * that dies first closes the pipe, and then no VM starts that nobody would
-                 * adopt. */
+                 * that dies first closes the pipe, so no VM starts that the next daemon could
+                 * not adopt. */
                 char go = 0;
                 close(release_pipe[1]);
                 while (read(release_pipe[0], &go, 1) < 0 && errno == EINTR)

@@ -192,6 +192,7 @@ typedef struct instance_grant {
         size_t n_shares;
         json_t *detail; /* the grant, its shares and the policy digest, for the audit log */
         char **notes;   /* for the caller, e.g. a granted folder that does not exist; may be NULL */
+        char *window_title; /* "[WORKSPACE] INSTANCE" */
 } instance_grant;
 
 /* Whether c's caller may install image as instance name in workspace: the workspace
@@ -205,7 +206,8 @@ bool grant_check_install(daemon_state *d, connection *c, const char *name, const
 bool grant_for_instance(daemon_state *d, connection *c, const char *action, json_t *instance, const vp_image *image,
                         instance_grant *ret);
 void instance_grant_clear(instance_grant *g);
-/* Fill the spec's resources, network, display devices, folders and audit detail. */
+/* Fill the spec's resources, network, display devices, folders, window title and audit
+ * detail. */
 void grant_apply(const instance_grant *g, supervise_spec *spec);
 /* Store the owner's override (options as vmpack override takes them, added to the stored
  * ones unless reset), after checking that it only narrows the image's request. */

@@ -1,10 +1,10 @@
 #!/bin/bash
-# Policy through the system daemon, with real local users: what an instance's VM gets is
-# what its recipe asks AND its workspace allows AND [Limits] permit. A user cannot install
-# outside their workspaces or exceed the policy, a start that asks too much is refused with
-# the permission and the rule, an override only narrows, a VM with network=none has no NIC,
-# filesystems=xdg-download:ro shows exactly that folder read-only, a folder that is a
-# symbolic link out of the home is refused, and every denial is in the audit log.
+# Policy through the system daemon, with real local users. An instance's VM gets what its
+# recipe requests AND its workspace allows AND [Limits] permit. A user cannot install
+# outside their workspaces or exceed the policy. A start that requests too much is rejected
+# with the permission and the rule, and an override only narrows. A VM with network=none has
+# no NIC, filesystems=xdg-download:ro shows exactly that folder read-only, a folder that is
+# a symbolic link out of the home is rejected, and every denial is in the audit log.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 . "$(dirname "$0")/instance-lib.sh"
