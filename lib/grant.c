@@ -145,9 +145,10 @@ static int grant_choice(grant_context *c, const vp_permissions *ask, policy_key 
 }
 
 /*
- * True when ancestor is location or a directory above it; both normalized. The comparison
- * is lexical, so whoever opens the granted location must resolve it beneath the allowing
- * location (vp_grant.filesystem_roots) to keep a symbolic link from leading out of it.
+ * Return true when ancestor is location or a directory above it (both normalized). The
+ * comparison is lexical, so the caller that opens the granted location must resolve it
+ * beneath the allowing location (vp_grant.filesystem_roots), or a symbolic link could lead
+ * out of it.
  */
 static bool location_contains(const char *ancestor, const char *location)
 {

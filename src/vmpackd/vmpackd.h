@@ -129,7 +129,7 @@ bool audit_check_owner(daemon_state *d, connection *c, const char *method, const
 void audit_allow(daemon_state *d, const connection *c, const char *action, const char *instance,
                  const char *reason, json_t *detail);
 /* Reply PermissionDenied with the formatted message and record it as the denial's reason.
- * The message should say who was denied what and why. detail may be NULL, not stolen. */
+ * The message names who was denied what and why. detail may be NULL and is not stolen. */
 void audit_deny(daemon_state *d, connection *c, const char *action, const char *instance, json_t *detail,
                 const char *fmt, ...) _printf_(6, 7);
 /* Record an event ("vm-started", "vm-stopped", "vm-suspended", "vm-resumed", ...). caller NULL:
