@@ -4,7 +4,6 @@
 #include "instance.h"
 #include "manifest.h"
 #include "store.h"
-#include "subprocess.h"
 
 #include <getopt.h>
 #include <string.h>
@@ -87,12 +86,90 @@ static char *install_icon(const char *name, const vp_manifest *m)
         return path;
 }
 
-/* Keyfile values cannot hold a line break. */
-static void single_line(char *s)
+/*
+ * Escape a keyfile string value: a backslash becomes "\\" and a leading space "\s", and a
+ * line break or other control character becomes a space, because a value cannot span lines.
+ */
+static char *keyfile_escape(const char *value)
 {
-        for (; s && *s; s++)
-                if (*s == '\n' || *s == '\r')
-                        *s = ' ';
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *out = open_memstream(&text, &size);
+
+        if (!out)
+                return NULL;
+        for (const char *p = value; *p; p++) {
+                if (*p == '\\')
+                        fputs("\\\\", out);
+                else if (*p == ' ' && p == value)
+                        fputs("\\s", out);
+                else if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        fputc(' ', out);
+                else
+                        fputc(*p, out);
+        }
+        if (fclose(out) != 0)
+                return NULL;
+        return TAKE_PTR(text);
+}
+
+/*
+ * Quote one argument of an Exec value by the Desktop Entry Specification, before the
+ * keyfile escaping. "%" becomes "%%". An argument with a reserved character is put in double
+ * quotes, inside which '"', '`', '$' and '\\' get a backslash. Returns NULL with -EINVAL in
+ * *ret_error for a control character, which no quoting can carry.
+ * NOTE: GLib 2.74 looks for the program of the unexpanded Exec value, so GNOME does not load
+ * an entry whose program path contains '%', although "%%" is what the specification requires.
+ */
+static char *exec_quote(const char *argument, int *ret_error)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        bool quote = argument[0] == '\0' || strpbrk(argument, " \t\"'\\><~|&;$*?#()`") != NULL;
+
+        for (const char *p = argument; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f) {
+                        *ret_error = -EINVAL;
+                        return NULL;
+                }
+
+        FILE *out = open_memstream(&text, &size);
+        if (!out) {
+                *ret_error = -ENOMEM;
+                return NULL;
+        }
+        if (quote)
+                fputc('"', out);
+        for (const char *p = argument; *p; p++) {
+                if (*p == '%')
+                        fputc('%', out);
+                else if (quote && strchr("\"`$\\", *p))
+                        fputc('\\', out);
+                fputc(*p, out);
+        }
+        if (quote)
+                fputc('"', out);
+        if (fclose(out) != 0) {
+                *ret_error = -ENOMEM;
+                return NULL;
+        }
+        return TAKE_PTR(text);
+}
+
+/*
+ * Return the absolute path of this vmpack binary, or "vmpack" when /proc/self/exe cannot be
+ * read. The path is absolute because a desktop launcher runs Exec with the session's PATH,
+ * which may lack the directory that the installing shell found vmpack in.
+ */
+static char *self_path(void)
+{
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+        if (n <= 0)
+                return strdup("vmpack");
+        self[n] = '\0';
+        return strdup(self);
 }
 
 static int write_desktop_entry(const char *name, const char *image, const char *image_name)
@@ -101,42 +178,66 @@ static int write_desktop_entry(const char *name, const char *image, const char *
         _cleanup_free_ char *path = sub ? xdg_data_path(sub) : NULL;
         _cleanup_free_ char *directory = xdg_data_path("applications");
         _cleanup_manifest_ vp_manifest *m = load_recipe(image);
-        _cleanup_free_ char *icon = install_icon(name, m);
-        _cleanup_free_ char *display = strdup(m && m->display_name ? m->display_name : image_name);
-        _cleanup_free_ char *summary = m && m->summary ? strdup(m->summary) : NULL;
-        _cleanup_free_ char *text = NULL;
-        char self[4096];
+        _cleanup_free_ char *icon_path = install_icon(name, m);
+        _cleanup_free_ char *program = self_path();
+        _cleanup_free_ char *display = NULL, *summary = NULL, *icon = NULL, *try_exec = NULL;
+        _cleanup_free_ char *exec_program = NULL, *exec_text = NULL, *text = NULL;
         vp_error err = {};
+        int r = 0;
 
-        if (!path || !directory || !display) {
+        if (!path || !directory) {
                 vp_log_error("install: no desktop entry written: neither XDG_DATA_HOME nor HOME is set");
                 return -EINVAL;
         }
-        single_line(display);
-        single_line(summary);
+        if (!program)
+                return -ENOMEM;
 
-        /* "vmpack" when it is on PATH, else this binary's absolute path (a build tree). */
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        const char *program = "vmpack";
-        if (!vp_spawn_program_exists("vmpack") && n > 0) {
-                self[n] = '\0';
-                program = self;
+        /* The instance name needs no quoting: it is limited to A-Z a-z 0-9 . _ - */
+        exec_program = exec_quote(program, &r);
+        if (!exec_program) {
+                if (r == -EINVAL)
+                        vp_log_error(
+                                "install: no desktop entry written: the path of vmpack '%s' contains a "
+                                "control character, which an Exec line cannot hold; install vmpack under "
+                                "another path",
+                                program);
+                return r;
         }
+        _cleanup_free_ char *exec = vp_strdup_printf("%s start %s %%F", exec_program, name);
+        display = keyfile_escape(m && m->display_name ? m->display_name : image_name);
+        summary = m && m->summary ? keyfile_escape(m->summary) : NULL;
+        icon = icon_path ? keyfile_escape(icon_path) : NULL;
+        try_exec = keyfile_escape(program);
+        exec_text = exec ? keyfile_escape(exec) : NULL;
+        if (!display || !try_exec || !exec_text || (m && m->summary && !summary) || (icon_path && !icon))
+                return -ENOMEM;
 
+        /*
+         * TryExec hides the entry once this vmpack binary is gone, instead of an entry that
+         * fails when clicked. Terminal=false because the app opens its own window or writes
+         * its log.
+         * TODO: a failed start launched from the entry reports only on the stderr of
+         * 'vmpack start', which no terminal shows; a desktop notification would reach the user.
+         * NOTE: no StartupWMClass: every instance's window comes from the same QEMU binary,
+         * so a window class could not tell one instance from another. No MimeType or
+         * Categories either, because a recipe declares neither.
+         */
         text = vp_strdup_printf("[Desktop Entry]\n"
                                 "Type=Application\n"
                                 "Name=%s (%s)\n"
                                 "%s%s%s"
-                                "Exec=%s start %s %%F\n"
+                                "TryExec=%s\n"
+                                "Exec=%s\n"
                                 "%s%s%s"
                                 "Terminal=false\n"
                                 "X-Vmpack-Instance=%s\n",
                                 display, name, summary ? "Comment=" : "", summary ? summary : "",
-                                summary ? "\n" : "", program, name, icon ? "Icon=" : "", icon ? icon : "",
-                                icon ? "\n" : "", name);
+                                summary ? "\n" : "", try_exec, exec_text, icon ? "Icon=" : "",
+                                icon ? icon : "", icon ? "\n" : "", name);
         if (!text)
                 return -ENOMEM;
-        if (vp_mkdir_p(directory, 0755, &err) < 0 || vp_write_file_atomic(path, text, strlen(text), 0644, &err) < 0) {
+        if (vp_mkdir_p(directory, 0755, &err) < 0 ||
+            vp_write_file_atomic(path, text, strlen(text), 0644, &err) < 0) {
                 vp_log_error("install: desktop entry not written: %s", err.message);
                 return err.code;
         }
