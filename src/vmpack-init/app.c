@@ -153,7 +153,7 @@ static void drop_privileges(const init_config *c, int report_fd)
 static char **build_environment(const init_config *c)
 {
         size_t n = 0;
-        char **env = calloc(c->n_env + 5 + ELEMENTSOF(init_display_environment), sizeof(char *));
+        char **env = calloc(c->n_env + 6 + ELEMENTSOF(init_display_environment), sizeof(char *));
 
         if (!env)
                 return NULL;
@@ -165,6 +165,8 @@ static char **build_environment(const init_config *c)
                 for (size_t i = 0; i < ELEMENTSOF(init_display_environment); i++)
                         env[n++] = (char *) init_display_environment[i];
                 if (asprintf(&env[n++], "XDG_RUNTIME_DIR=/run/user/%u", (unsigned) c->uid) < 0)
+                        return NULL;
+                if (c->compositor_socket && asprintf(&env[n++], "SWAYSOCK=%s", c->compositor_socket) < 0)
                         return NULL;
         }
 
@@ -347,9 +349,10 @@ static int copy_output(int *pipe_fd, int port_fd, uint64_t *count)
         return 0;
 }
 
-/* Send SIGTERM to the app's process group. Under cage, only the group of the status
- * wrapper and the app gets it (*app_group), so cage exits after the app as it does when
- * the app exits by itself. If that group is not found, cage's whole group gets it. */
+/* Send SIGTERM to the app's process group. Under a compositor, only the group of the
+ * status wrapper and the app gets it (*app_group), so the compositor exits after the app as
+ * it does when the app exits by itself. If that group is not found, the compositor's whole
+ * group gets it. */
 static void terminate_app(const init_config *c, pid_t pid, pid_t *app_group, long *kill_deadline,
                           const char *reason)
 {
@@ -357,7 +360,7 @@ static void terminate_app(const init_config *c, pid_t pid, pid_t *app_group, lon
                 return;
         *app_group = c->display ? init_display_app_group(pid) : 0;
         if (*app_group > 0) {
-                init_debug_log("%s: sending SIGTERM to the app's process group %d under cage", reason,
+                init_debug_log("%s: sending SIGTERM to the app's process group %d", reason,
                                (int) *app_group);
                 kill(-*app_group, SIGTERM);
         } else {
@@ -419,11 +422,12 @@ int init_run_app(const init_config *c, uint64_t *stdout_bytes, uint64_t *stderr_
         bool killed = false;
 
         while (reap(pid, &app_status) < 0) {
-                struct pollfd pfds[4] = {
+                struct pollfd pfds[5] = {
                         { .fd = sig_fd, .events = POLLIN },
                         { .fd = out_fd, .events = POLLIN },
                         { .fd = err_fd, .events = POLLIN },
                         { .fd = agent_retry ? -1 : init_port_fds.agent, .events = POLLIN },
+                        { .fd = c->compositor_socket ? init_resize_fd() : -1, .events = POLLIN },
                 };
                 long now = now_ms();
                 int timeout = 200;
@@ -468,6 +472,10 @@ int init_run_app(const init_config *c, uint64_t *stdout_bytes, uint64_t *stderr_
                         if (disconnected)
                                 agent_retry = now_ms() + 200;
                 }
+                if (pfds[4].revents)
+                        init_resize_read();
+                if (c->compositor_socket)
+                        init_resize_tick();
         }
 
         /* The app has exited: copy what it left in the pipes. A process it left behind may

@@ -360,6 +360,7 @@ void init_config_free(init_config *c)
         free(c->user);
         free(c->home);
         free(c->cwd);
+        free(c->compositor_socket);
         for (size_t i = 0; i < c->argc; i++)
                 free(c->argv[i]);
         free(c->argv);

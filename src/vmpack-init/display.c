@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Graphical apps: the app runs as the user under cage, a kiosk Wayland compositor, on the
- * virtio-gpu. The guest has no udev, no logind and no seatd, so init does their part:
- * it hands the DRM and input device nodes to the user, writes the udev database entries
- * that libinput requires, and creates the user's XDG_RUNTIME_DIR.
+ * Graphical apps: the app runs as the user under a kiosk Wayland compositor on the
+ * virtio-gpu: sway when the image has it, else cage. The guest has no udev, no logind and
+ * no seatd, so init does their part: it hands the DRM and input device nodes to the user,
+ * writes the udev database entries that libinput requires, and creates the user's
+ * XDG_RUNTIME_DIR.
+ *
+ * sway is configured as a kiosk: no bar, no borders, no key bindings, and the app started
+ * by the configuration's exec line. Its IPC socket lets init set the screen's size when the
+ * host's window changes (sway.c). cage 0.1.4 has no such interface, so under cage the
+ * screen keeps the size it had when cage started.
  */
 #include "init.h"
 
@@ -27,7 +33,7 @@
 #define CARD_PATH "/dev/dri/card0"
 
 /* The wrapper is a copy of this binary on the /run tmpfs, because the initramfs is gone
- * by the time cage starts it. It records the app's exit status in STATUS_PATH, in a
+ * by the time the compositor starts it. It records the app's exit status in STATUS_PATH, in a
  * directory that only the app's user can write. */
 #define WRAPPER_NAME "vmpack-status-wrapper"
 #define WRAPPER_PATH "/run/vmpack/" WRAPPER_NAME
@@ -35,15 +41,22 @@
 #define STATUS_PATH STATUS_DIR "/app"
 #define STATUS_WAIT_MS 1000
 
+/* Files for sway, which starts the wrapper from its configuration: the wrapper reads the
+ * app's argv from ARGV_PATH, NUL-separated, rather than from a shell command line. */
+#define SWAY_CONFIG_PATH "/run/vmpack/sway.config"
+#define ARGV_PATH "/run/vmpack/app.argv"
+#define ARGV_FILE_MAX (1024 * 1024)
+static const char *const sway_paths[] = { "/usr/local/bin/sway", "/usr/bin/sway", "/bin/sway" };
+
 /*
- * Environment for cage (wlroots 0.15 in Debian 12):
+ * Environment for the compositor (wlroots 0.15 in Debian 12, for sway 1.7 and cage 0.1.4):
  * - pixman: software rendering, because virtio-gpu without virgl has no 3D acceleration;
  * - software cursors: the cursor is drawn into the frame, so screendumps show it too;
- * - libseat's builtin backend, a seatd server that cage forks as the user, which can
+ * - libseat's builtin backend, a seatd server that the compositor forks as the user, which can
  *   open the device nodes because init gave them to the user. The seatd and logind
  *   backends need daemons the guest lacks, and wlroots 0.15 waits in vain for the noop
  *   backend to activate its session. The guest has no VT for the seat to follow;
- * - cage starts even when libinput finds no input device.
+ * - the compositor starts even when libinput finds no input device.
  */
 const char *const init_display_environment[INIT_DISPLAY_ENVIRONMENT_SIZE] = {
         "WLR_RENDERER=pixman",
@@ -151,6 +164,70 @@ static void wrap_in_cage(init_config *c)
         c->argc += 3;
 }
 
+static void write_file(const char *path, const char *data, size_t size)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+        if (fd < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "creating %s failed: %m", path);
+        for (size_t done = 0; done < size;) {
+                ssize_t n = write(fd, data + done, size - done);
+                if (n <= 0)
+                        init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "writing %s failed: %m", path);
+                done += (size_t) n;
+        }
+        if (close(fd) < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "writing %s failed: %m", path);
+}
+
+/*
+ * Run the app under sway: write its argv to ARGV_PATH and a kiosk configuration whose exec
+ * line starts the wrapper, and replace the argv with sway's. sway runs an exec line through
+ * "sh -c" in a session of its own. The shell's exec makes the wrapper that session's
+ * leader, so its process group contains the app and not sway.
+ */
+static void wrap_in_sway(init_config *c, const char *sway)
+{
+        static const char config[] =
+                "# Written by vmpack-init: the app alone on the screen, with no bar, border or key binding.\n"
+                "default_border none\n"
+                "default_floating_border normal\n"
+                "focus_follows_mouse no\n"
+                "swaynag_command -\n"
+                "xwayland enable\n"
+                "exec exec " WRAPPER_PATH " --sway\n";
+        size_t size = 0;
+
+        for (size_t i = 0; i < c->argc; i++)
+                size += strlen(c->argv[i]) + 1;
+        char *argv_text = malloc(size ? size : 1);
+        if (!argv_text)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "out of memory");
+        size = 0;
+        for (size_t i = 0; i < c->argc; i++) {
+                size_t n = strlen(c->argv[i]) + 1;
+                memcpy(argv_text + size, c->argv[i], n);
+                size += n;
+        }
+        write_file(ARGV_PATH, argv_text, size);
+        free(argv_text);
+        for (size_t i = 0; i < c->argc; i++)
+                free(c->argv[i]);
+        free(c->argv);
+        write_file(SWAY_CONFIG_PATH, config, sizeof(config) - 1);
+
+        char **argv = calloc(4, sizeof(char *));
+        if (!argv)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "out of memory");
+        argv[0] = strdup(sway);
+        argv[1] = strdup("--config");
+        argv[2] = strdup(SWAY_CONFIG_PATH);
+        if (!argv[0] || !argv[1] || !argv[2])
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "out of memory");
+        c->argv = argv;
+        c->argc = 3;
+}
+
 /* Copy this binary, which may already be deleted from the initramfs, to WRAPPER_PATH. */
 static void install_status_wrapper(uid_t uid)
 {
@@ -182,27 +259,29 @@ static void install_status_wrapper(uid_t uid)
                 init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "chmod %s failed: %m", STATUS_DIR);
 }
 
-int init_display_app_status(int cage_status)
+int init_display_app_status(int compositor_status)
 {
         char text[16];
 
-        /* When the host stops the app, cage may end before the wrapper has written the
-         * app's status: give the wrapper a moment. A cage that failed before starting
-         * the wrapper costs this wait once. */
+        /* When the host stops the app, the compositor may end before the wrapper has
+         * written the app's status: give the wrapper a moment. A compositor that failed
+         * before starting the wrapper costs this wait once. */
         (void) init_wait_for_path(STATUS_PATH, STATUS_WAIT_MS);
 
         /* The app's user can write the file, so it is parsed as untrusted. */
         if (!read_line(STATUS_PATH, text, sizeof(text))) {
-                init_debug_log("no app status in %s: using cage's status %d", STATUS_PATH, cage_status);
-                return cage_status;
+                init_debug_log("no app status in %s: using the compositor's status %d", STATUS_PATH,
+                               compositor_status);
+                return compositor_status;
         }
         char *end;
         long status = strtol(text, &end, 10);
         if (end == text || *end || status < 0 || status > 255) {
-                init_log("invalid app status '%s' in %s: using cage's status %d", text, STATUS_PATH, cage_status);
-                return cage_status;
+                init_log("invalid app status '%s' in %s: using the compositor's status %d", text, STATUS_PATH,
+                         compositor_status);
+                return compositor_status;
         }
-        init_debug_log("app status %ld recorded by the wrapper, cage's %d", status, cage_status);
+        init_debug_log("app status %ld recorded by the wrapper, the compositor's %d", status, compositor_status);
         return (int) status;
 }
 
@@ -225,7 +304,7 @@ static bool parse_stat(const char *line, char *comm, size_t comm_size, pid_t *pp
         return true;
 }
 
-pid_t init_display_app_group(pid_t cage)
+pid_t init_display_app_group(pid_t compositor)
 {
         /* The kernel truncates a command name to 15 bytes. */
         static const char comm_name[] = "vmpack-status-wrapper";
@@ -246,9 +325,13 @@ pid_t init_display_app_group(pid_t cage)
                 snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
                 if (!read_line(path, line, sizeof(line)) || !parse_stat(line, comm, sizeof(comm), &ppid, &pgrp))
                         continue;
-                /* Only cage's own child that leads its own group: a process of the app's
-                 * user can rename itself, but cannot become cage's child. */
-                if (ppid == cage && pgrp == pid && strncmp(comm, comm_name, 15) == 0 && strlen(comm) == 15)
+                /* A wrapper that leads its own group: cage's child, or under sway an orphan
+                 * that init has adopted, because sway starts programs through a fork that
+                 * exits. A process of the app's user could pose as the wrapper, but only
+                 * the user's own processes would then get the signal. */
+                bool adopted = ppid == 1;
+                if ((ppid == compositor || adopted) && pgrp == pid && strncmp(comm, comm_name, 15) == 0 &&
+                    strlen(comm) == 15)
                         found = pid;
         }
         closedir(d);
@@ -264,21 +347,83 @@ bool init_is_status_wrapper(const char *argv0)
 
 /* Run argv[1...] with the caller's environment, wait for it and record its status as a
  * shell reports it: the exit code, or 128 + the signal. Runs as the app's user. */
+/* Read the NUL-separated argv that wrap_in_sway() wrote. Returns NULL on failure. */
+static char **read_argv_file(void)
+{
+        int fd = open(ARGV_PATH, O_RDONLY | O_CLOEXEC);
+        char *text = malloc(ARGV_FILE_MAX + 1);
+        size_t size = 0, count = 0;
+        ssize_t n;
+
+        if (fd < 0 || !text) {
+                fprintf(stderr, "%s: opening %s failed: %s\n", WRAPPER_NAME, ARGV_PATH, strerror(errno));
+                return NULL;
+        }
+        while (size < ARGV_FILE_MAX && (n = read(fd, text + size, ARGV_FILE_MAX - size)) > 0)
+                size += (size_t) n;
+        close(fd);
+        if (size == 0 || text[size - 1] != '\0') {
+                fprintf(stderr, "%s: %s is empty or not NUL-terminated\n", WRAPPER_NAME, ARGV_PATH);
+                return NULL;
+        }
+        for (size_t i = 0; i < size; i++)
+                count += text[i] == '\0';
+        char **argv = calloc(count + 2, sizeof(char *));
+        if (!argv)
+                return NULL;
+        argv[0] = (char *) WRAPPER_NAME;
+        for (size_t i = 0, k = 1; i < size; i += strlen(text + i) + 1)
+                argv[k++] = text + i;
+        return argv;
+}
+
+/* Ask sway to exit after the app, because sway, unlike cage, outlives its clients. When
+ * the IPC request fails, send SIGTERM to every sway process of this user instead. */
+static void stop_sway(void)
+{
+        const char *socket_path = getenv("SWAYSOCK");
+        DIR *d;
+        struct dirent *e;
+
+        if (socket_path && init_sway_command(socket_path, "exit", false) == 0)
+                return;
+        fprintf(stderr, "%s: asking sway to exit through %s failed: %s; sending SIGTERM\n", WRAPPER_NAME,
+                socket_path ? socket_path : "(SWAYSOCK not set)", strerror(errno));
+        if (!(d = opendir("/proc")))
+                return;
+        while ((e = readdir(d))) {
+                char path[64], comm[32];
+                struct stat st;
+                snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+                if (stat(path, &st) == 0 && st.st_uid == getuid() && read_line(path, comm, sizeof(comm)) &&
+                    strcmp(comm, "sway") == 0)
+                        kill((pid_t) atoi(e->d_name), SIGTERM);
+        }
+        closedir(d);
+}
+
 int init_status_wrapper_main(int argc, char **argv)
 {
         int status = VP_STATUS_NOT_FOUND;
+        bool sway = argc == 2 && strcmp(argv[1], "--sway") == 0;
 
-        if (argc < 2) {
-                fprintf(stderr, "%s: usage: %s PROGRAM [ARG...]\n", WRAPPER_NAME, WRAPPER_NAME);
+        if (sway) {
+                argv = read_argv_file();
+                if (!argv) {
+                        stop_sway();
+                        return VP_STATUS_VM_FAILURE;
+                }
+        } else if (argc < 2) {
+                fprintf(stderr, "%s: usage: %s PROGRAM [ARG...] | --sway\n", WRAPPER_NAME, WRAPPER_NAME);
                 return 2;
         }
 
-        /* A process group of its own for the wrapper and the app, without cage: init
-         * stops the app by signalling this group, and cage then exits as it does when
-         * the app exits by itself. cage 0.1.4 aborts in libwayland's
-         * wl_display_terminate when it gets SIGTERM itself. init_display_app_group()
-         * finds the group. */
-        if (setpgid(0, 0) < 0)
+        /* A process group of its own for the wrapper and the app, without the
+         * compositor: init stops the app by signalling this group, and the compositor
+         * then exits as it does when the app exits by itself. cage 0.1.4 aborts in
+         * libwayland's wl_display_terminate when it gets SIGTERM itself.
+         * init_display_app_group() finds the group. */
+        if (getpgrp() != getpid() && setpgid(0, 0) < 0)
                 fprintf(stderr, "%s: setpgid failed: %s\n", WRAPPER_NAME, strerror(errno));
 
         /* The group gets SIGTERM when the host stops the app: the wrapper stays to
@@ -316,6 +461,8 @@ int init_status_wrapper_main(int argc, char **argv)
                 fprintf(f, "%d\n", status);
                 fclose(f);
         }
+        if (sway)
+                stop_sway();
         return status;
 }
 
@@ -344,6 +491,20 @@ void init_setup_display(init_config *c)
 
         install_status_wrapper(c->uid);
 
-        wrap_in_cage(c);
-        init_debug_log("display ready: running %s under cage", c->argv[3]);
+        const char *sway = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(sway_paths) && !sway; i++)
+                if (access(sway_paths[i], X_OK) == 0)
+                        sway = sway_paths[i];
+        if (!sway) {
+                wrap_in_cage(c);
+                init_debug_log("display ready: running %s under cage", c->argv[3]);
+                return;
+        }
+        char *socket_path = NULL;
+        if (asprintf(&socket_path, "%s/sway-ipc.sock", runtime_dir) < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "out of memory");
+        c->compositor_socket = socket_path;
+        init_debug_log("display ready: running %s under %s", c->argv[0], sway);
+        wrap_in_sway(c, sway);
+        init_resize_watch(socket_path);
 }

@@ -46,7 +46,8 @@ typedef struct init_config {
         unsigned net_prefix;
         char net_gateway[16]; /* empty when none */
         char net_dns[16];     /* empty when none */
-        bool display;         /* display=wayland: the app runs under cage */
+        bool display;         /* display=wayland: the app runs under sway or cage */
+        char *compositor_socket; /* sway's IPC socket, set by init_setup_display() */
         bool audio;           /* audio=1: the VM has a sound card for the app */
         bool debug;
 } init_config;
@@ -115,22 +116,36 @@ void init_set_hostname(const init_config *c);
 void init_network(const init_config *c);
 
 /* display.c: a graphical app. init_setup_display() prepares its devices and runtime
- * directory and puts "cage --" in front of its argv; the app's environment gets
- * init_display_environment and XDG_RUNTIME_DIR=/run/user/UID, unless the configuration
- * sets them. */
+ * directory and replaces the argv with the compositor's, which starts the app through the
+ * status wrapper: sway when the image has it, else cage. The environment gets
+ * init_display_environment, XDG_RUNTIME_DIR=/run/user/UID and under sway SWAYSOCK, unless
+ * the configuration sets them. */
 #define INIT_DISPLAY_ENVIRONMENT_SIZE 6
 extern const char *const init_display_environment[INIT_DISPLAY_ENVIRONMENT_SIZE];
 void init_setup_display(init_config *c);
-/* The process group of the status wrapper and the app, which excludes cage: the pid of
- * the wrapper that the cage process started, or 0 when there is none. */
-pid_t init_display_app_group(pid_t cage);
-/* The app's exit status as the status wrapper recorded it, else cage_status. */
-int init_display_app_status(int cage_status);
-/* The status wrapper is a copy of this binary that cage starts in place of the app: it
- * runs the app, waits for it and records its exit status for init, because cage 0.1.4
- * exits with 0 whatever the app's status. */
+/* The process group of the status wrapper and the app, which excludes the compositor:
+ * the pid of the wrapper, or 0 when there is none. */
+pid_t init_display_app_group(pid_t compositor);
+/* The app's exit status as the status wrapper recorded it, else compositor_status. */
+int init_display_app_status(int compositor_status);
+/* The status wrapper is a copy of this binary that the compositor starts in place of the
+ * app: it runs the app, waits for it and records its exit status for init, because cage
+ * 0.1.4 exits with 0 whatever the app's status. Under sway ("--sway") it reads the app's
+ * argv from a file and asks sway to exit when the app has. */
 bool init_is_status_wrapper(const char *argv0);
 int init_status_wrapper_main(int argc, char **argv);
+
+/* sway.c: send one command over sway's IPC socket; with need_reply, wait for the reply
+ * and fail unless it reports success. Returns 0, or -1 with errno set. */
+int init_sway_command(const char *socket_path, const char *command, bool need_reply);
+/* Follow the host's window: listen for the kernel's DRM hotplug events, and after each
+ * burst set sway's output to the connector's new preferred mode. init_resize_fd() is the
+ * socket to poll (-1 when listening failed), init_resize_read() reads it and
+ * init_resize_tick() acts once the burst has settled. */
+void init_resize_watch(const char *socket_path);
+int init_resize_fd(void);
+void init_resize_read(void);
+void init_resize_tick(void);
 
 /* audio.c: wait for the sound card's playback node and give /dev/snd to the user. A
  * missing card is logged, and the app runs without sound. */
