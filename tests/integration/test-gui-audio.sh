@@ -20,7 +20,7 @@ write_recipe() {
 [App]
 Name=Screendump test terminal
 Exec=foot --override=colors.background=ff0000 sleep 3600
-Packages=cage;xwayland;foot;fonts-dejavu-core
+Packages=sway;xwayland;foot;fonts-dejavu-core
 
 [Resources]
 Memory=512M
@@ -45,7 +45,7 @@ write_recipe guitest ""
 write_recipe guiaudio "audio=playback"
 write_recipe guimic $'audio=playback\nmicrophone=on'
 
-# The checks run as the app's user under cage. Each prints one line.
+# The checks run as the app's user under sway. Each prints one line.
 # shellcheck disable=SC2016 # expanded by the guest's shell, not here
 probe='echo "uid=$(id -u)"
 if [ -r /proc/asound/cards ]; then echo "cards=$(grep -c "^ *[0-9]" /proc/asound/cards)"; else echo "cards=none"; fi

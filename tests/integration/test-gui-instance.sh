@@ -16,7 +16,7 @@ cat >"$recipe/guitest.vmpack" <<'RECIPE'
 [App]
 Name=Screendump test terminal
 Exec=foot --override=colors.background=ff0000 sleep 3600
-Packages=cage;xwayland;foot;fonts-dejavu-core
+Packages=sway;xwayland;foot;fonts-dejavu-core
 
 [Resources]
 Memory=512M

@@ -1,24 +1,26 @@
 #!/bin/bash
 # A graphical app (display=wayland) boots under TCG with virtio-gpu and no window, runs
-# under cage in the guest, and its window fills the screen: a QMP screendump shows the
+# under sway in the guest, and its window fills the screen: a QMP screendump shows the
 # terminal's red background in every region, not a black screen or a text console.
 # The screenshot stays in the build tree as gui-screendump.png. SIGTERM to vmpack then
 # stops the app, the VM powers off and the QMP socket is removed; an app that exits by
-# itself ends cage and the VM, and its exit status comes back.
+# itself ends sway and the VM, and its exit status and arguments come through intact.
+# An image with cage instead of sway, as images built for earlier versions have, still
+# shows the app and reports its status.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 
 require_cmd qemu-system-x86_64 python3 mmdebstrap tar2sqfs
 
-# A terminal with a red background under cage. foot is a native Wayland client; xwayland
-# is there because cage 0.1.4 does not start without it.
+# A terminal with a red background under sway. foot is a native Wayland client; xwayland
+# runs the X11 apps of real recipes.
 recipe="$TEST_TMP/guitest"
 mkdir -p "$recipe"
 cat >"$recipe/guitest.vmpack" <<'RECIPE'
 [App]
 Name=Screendump test terminal
 Exec=foot --override=colors.background=ff0000 sleep 3600
-Packages=cage;xwayland;foot;fonts-dejavu-core
+Packages=sway;xwayland;foot;fonts-dejavu-core
 
 [Resources]
 Memory=512M
@@ -98,7 +100,7 @@ if kill -0 "$vmpack_pid" 2>/dev/null; then
 fi
 wait "$vmpack_pid" || status=$?
 trap _vp_test_cleanup EXIT
-# vmpack-init sends SIGTERM to the app's own process group, not to cage, so cage exits
+# vmpack-init sends SIGTERM to the app's own process group, not to sway, so sway exits
 # after the app and the status is the app's as vmpack-init's wrapper recorded it.
 [ "$status" -ne 0 ] || fail "exit status 0 after SIGTERM (expected the app's status after a signal)"
 pass "vmpack exited with status $status after SIGTERM"
@@ -120,13 +122,43 @@ trap _vp_test_cleanup EXIT
 [ -z "$(find "$VMPACK_RUNTIME_DIR" -name spice.sock)" ] || fail "spice.sock left behind after the run"
 pass "run directory removed"
 
-say "cage exits with the app, the VM powers off, and the app's exit status comes back"
+say "sway exits with the app, the VM powers off, and the app's exit status comes back"
 set +e
-vmrun --display none --timeout 300 --entrypoint sh guitest -c 'echo hello from cage; exit 7' \
+# The arguments reach the app through a file, not a shell line: quotes, spaces and UTF-8
+# must arrive unchanged.
+vmrun --display none --timeout 300 --entrypoint sh guitest \
+        -c 'printf "hello from sway [%s] [%s]\n" "$1" "$2"; exit 7' sh "two  words 'q' \"d\"" "été;\$HOME" \
         >"$TEST_TMP/out2" 2>"$TEST_TMP/err2"
 status=$?
 set -e
+# 124 would mean the VM did not power off.
+expect_eq "exit status of the app under sway" "$status" 7
+expect_eq "app output" "$(cat "$TEST_TMP/out2")" "hello from sway [two  words 'q' \"d\"] [été;\$HOME]"
+
+say "an image with cage instead of sway still runs its app"
+cage_recipe="$TEST_TMP/guicage"
+mkdir -p "$cage_recipe"
+sed -e 's/^Packages=sway;/Packages=cage;/' -e 's/^Name=.*/Name=Screendump test terminal under cage/' \
+        "$recipe/guitest.vmpack" >"$cage_recipe/guicage.vmpack"
+"$VMPACK" build --force "$cage_recipe" >"$TEST_TMP/build-cage.log" 2>&1 ||
+        fail "vmpack build guicage failed: $(tail -5 "$TEST_TMP/build-cage.log")"
+pass "image guicage built"
+"$VMPACK" run -v --display none --qmp "$qmp" guicage >"$TEST_TMP/out4" 2>"$TEST_TMP/err4" &
+vmpack_pid=$!
+trap 'stop_vm; _vp_test_cleanup' EXIT
+python3 "$VMPACK_SOURCE_ROOT/tests/integration/qmp-screendump.py" "$qmp" "$TEST_TMP/cage.png" ff0000 300 ||
+        fail "the screen did not show the app under cage: $(tail -5 "$TEST_TMP/err4")"
+grep -q "running foot under cage" "$TEST_TMP/err4" || fail "vmpack-init did not choose cage: $(grep vmpack-init "$TEST_TMP/err4" | tail -5)"
+pass "the app fills the screen under cage"
+kill -TERM "$vmpack_pid"
+wait "$vmpack_pid" || true
+trap _vp_test_cleanup EXIT
+set +e
+vmrun --display none --timeout 300 --entrypoint sh guicage -c 'echo hello from cage; exit 7' \
+        >"$TEST_TMP/out5" 2>"$TEST_TMP/err5"
+status=$?
+set -e
 # cage 0.1.4 exits with 0 whatever the app's status: the 7 comes from vmpack-init's
-# status wrapper. 124 would mean the VM did not power off.
+# status wrapper.
 expect_eq "exit status of the app under cage" "$status" 7
-expect_eq "app output" "$(cat "$TEST_TMP/out2")" "hello from cage"
+expect_eq "app output under cage" "$(cat "$TEST_TMP/out5")" "hello from cage"
