@@ -626,7 +626,7 @@ static const key_spec key_specs[_SECTION_MAX][MAX_KEYS + 1] = {
                                    "literal %)" },
                 [KEY_APP_BASE] = { "Base", parse_base, "debian:<suite>, e.g. debian:bookworm" },
                 [KEY_APP_PACKAGES] = { "Packages", parse_packages,
-                                       "Debian package names separated by ';', e.g. Packages=vlc;cage" },
+                                       "Debian package names separated by ';', e.g. Packages=vlc;sway" },
         },
         [SECTION_BUILD] = {
                 [KEY_BUILD_CONTAINERFILE] = { "Containerfile", parse_containerfile,

@@ -269,13 +269,13 @@ static const struct error_case error_cases[] = {
           "4: key 'Base': invalid base 'debian:Bookworm' (valid: debian:<suite>, e.g. debian:bookworm)" },
         { "invalid package", "[App]\nExec=a\nPackages=vlc;Firefox\n",
           "3: key 'Packages': invalid package name 'Firefox' (valid: Debian package names separated by ';', "
-          "e.g. Packages=vlc;cage)" },
+          "e.g. Packages=vlc;sway)" },
         { "duplicate package", "[App]\nExec=a\nPackages=vlc; cage;vlc\n",
           "3: key 'Packages': 'vlc' is listed twice (valid: Debian package names separated by ';', e.g. "
-          "Packages=vlc;cage)" },
+          "Packages=vlc;sway)" },
         { "empty package list", "[App]\nExec=a\nPackages= ; ;\n",
           "3: key 'Packages': empty list (valid: Debian package names separated by ';', e.g. "
-          "Packages=vlc;cage)" },
+          "Packages=vlc;sway)" },
         { "icon missing", MINIMAL "Icon=nothere.svg\n",
           "4: key 'Icon': 'nothere.svg' not found in the recipe directory %D (valid: an SVG or PNG file "
           "beside the recipe, e.g. Icon=app.svg)" },
