@@ -1,12 +1,14 @@
 #!/bin/bash
 # The desktop entry that 'vmpack install' writes, launched the way a desktop launcher does.
-# 'gio launch' (GLib's GDesktopAppInfo, which GNOME Shell uses to launch apps) parses
-# the entry by the Desktop Entry Specification: TryExec, field codes, quoting, no shell. The
-# test launches the entry without a file, with a file whose name has spaces and non-ASCII
-# characters, with the session daemon stopped, and for an instance whose image was removed.
+# 'gio launch' (GLib's GDesktopAppInfo, which GNOME Shell uses to launch apps) parses the
+# entry by the Desktop Entry Specification: TryExec, field codes, quoting, no shell. The test
+# launches the entry
+#   - without a file, and with a file whose name has spaces and non-ASCII characters,
+#   - with the session daemon stopped, and from a vmpack under a path that needs quoting,
+#   - for an instance whose image was removed, and when vmpackd cannot be started.
 # A small subreaper collects the exit status and stderr of the 'vmpack start' that gio
-# spawned, because gio itself returns as soon as the process is spawned. Three boots under
-# TCG; the pdftotext image is built once per store, as in test-run-pdftotext.
+# spawned, because gio itself returns as soon as the process is spawned. Four boots; the
+# pdftotext image is built once per store, as in test-run-pdftotext.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 . "$(dirname "$0")/instance-lib.sh"
@@ -19,14 +21,14 @@ ensure_image pdftotext
 export DBUS_SESSION_BUS_ADDRESS="unix:path=$TEST_TMP/no-bus"
 unset DISPLAY WAYLAND_DISPLAY
 
-# launch OUTPUT ENTRY [FILE...]: run 'gio launch ENTRY FILE...' from / with stdin on /dev/null and
-# write "STATUS" (the exit status of the program that gio spawned, 'vmpack start') to OUTPUT
-# and that program's stderr to OUTPUT.err. Fails when gio fails or the program does not
-# exit within 120 s.
+# launch OUTPUT ENTRY [FILE...]: run 'gio launch ENTRY FILE...' from / with stdin on
+# /dev/null. Write the exit status of the program that gio spawned, 'vmpack start', to OUTPUT
+# and that program's stderr to OUTPUT.err. Fails when gio fails or the program does not exit
+# within 120 s.
 launch() {
         local output="$1"
         shift
-        (cd / && python3 - "$output" "$@") <<'EOF' || fail "gio launch $* failed: $(cat "$output.gio" 2>/dev/null)"
+        (cd / && python3 - "$output" "$@") <<'EOF' || fail "gio launch $* failed: $(cat "$output.gio" "$output.err" 2>/dev/null)"
 import ctypes, os, subprocess, sys, time
 
 output, argv = sys.argv[1], ["gio", "launch"] + sys.argv[2:]
@@ -38,18 +40,21 @@ with open(output + ".err", "wb") as err, open(output + ".gio", "wb") as gio_out:
     gio = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=gio_out, stderr=err)
     gio_status = None
     deadline = time.monotonic() + 120
-    # Reap every orphan that gio leaves behind. 'vmpack start' is the one whose command
-    # name is vmpack; a vmpackd that it starts on demand keeps running and is not waited for.
+    # Reap every orphan that gio leaves behind. 'vmpack start' is the one named vmpack in
+    # this session. A daemon that it starts on demand calls setsid() first, so neither its
+    # failed exec nor a running vmpackd is taken for it.
     while time.monotonic() < deadline:
         info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         if info is None:
             time.sleep(0.05)
             continue
         try:
-            with open(f"/proc/{info.si_pid}/comm") as f:
-                comm = f.read().strip()
-        except OSError:
-            comm = ""
+            with open(f"/proc/{info.si_pid}/stat") as f:
+                stat = f.read()
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            session = int(stat[stat.rindex(")") + 2:].split()[3])
+        except (OSError, ValueError, IndexError):
+            comm, session = "", -1
         _, status = os.waitpid(info.si_pid, 0)
         code = os.waitstatus_to_exitcode(status)
         if info.si_pid == gio.pid:
@@ -57,7 +62,7 @@ with open(output + ".err", "wb") as err, open(output + ".gio", "wb") as gio_out:
             gio_status = code
             if code != 0:
                 sys.exit(f"gio exited with status {code}")
-        elif comm == "vmpack":
+        elif comm == "vmpack" and session == os.getsid(0):
             with open(output, "w") as f:
                 f.write(f"{code}\n")
             if gio_status is None:
@@ -145,7 +150,7 @@ expect_eq "exit status of the app" "$status" 0
 pass "vmpack start started the daemon on demand and the app ran"
 
 say "gio launch of an entry written by a vmpack under a path that needs quoting"
-# Space, '$', '`', '"', '\\' and non-ASCII: each needs the Exec quoting or escaping.
+# Space, '$', '`', '"', '\' and non-ASCII: each needs the Exec quoting or escaping.
 odd_dir="$TEST_TMP/"'bin $HOME `id` "q" \ é'
 mkdir -p "$odd_dir"
 cp "$VMPACK" "$odd_dir/vmpack"
@@ -208,3 +213,21 @@ status=$?
 set -e
 [ "$status" -ne 0 ] || fail "gio launched an entry whose TryExec program does not exist"
 pass "gio refuses the entry ($(head -n 1 "$TEST_TMP/moved.out"))"
+
+say "gio launch when vmpackd cannot be started"
+pid="$(daemon_pid)"
+[ -n "$pid" ] || fail "no vmpackd pid in $VMPACK_RUNTIME_DIR/vmpackd.pid"
+kill "$pid"
+for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+done
+! kill -0 "$pid" 2>/dev/null || fail "vmpackd $pid still runs 10 s after SIGTERM"
+# gio passes its environment on, so VMPACKD names the daemon that vmpack start runs.
+VMPACKD="$TEST_TMP/no-such-vmpackd" launch "$TEST_TMP/nostart" "$desktop"
+status="$(cat "$TEST_TMP/nostart")"
+[ "$status" -ne 0 ] || fail "vmpack start succeeded without a daemon"
+echo "stderr of the launched vmpack start: $(cat "$TEST_TMP/nostart.err")"
+grep -q "no-such-vmpackd" "$TEST_TMP/nostart.err" || fail "the error does not name the daemon program: $(cat "$TEST_TMP/nostart.err")"
+grep -q "vmpackd.log" "$TEST_TMP/nostart.err" || fail "the error does not name the daemon's log: $(cat "$TEST_TMP/nostart.err")"
+pass "vmpack start exited with status $status and named the daemon it could not start"
