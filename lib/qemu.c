@@ -340,8 +340,15 @@ static int render_gui(const vp_vm_spec *spec, char ***argv)
                 /* QEMU 7.2 has no PipeWire audiodev (8.1 adds one) and no virtio-sound
                  * (8.2 adds it): PulseAudio, which PipeWire's pulse server provides, and
                  * an Intel HDA codec. hda-output has no input, hda-duplex has one. */
-                r = r ?: push_pair(argv, "-audiodev",
-                                   vp_strdup_printf("%s,id=audio0", has_text(spec->audio_driver) ? spec->audio_driver : "pa"));
+                const char *driver = has_text(spec->audio_driver) ? spec->audio_driver : "pa";
+                if (strcmp(driver, "pa") == 0 && has_text(spec->audio_server)) {
+                        _cleanup_free_ char *server = vp_qemu_escape(spec->audio_server);
+                        if (!server)
+                                return -ENOMEM;
+                        r = r ?: push_pair(argv, "-audiodev", vp_strdup_printf("pa,id=audio0,server=%s", server));
+                } else {
+                        r = r ?: push_pair(argv, "-audiodev", vp_strdup_printf("%s,id=audio0", driver));
+                }
                 r = r ?: push_pair(argv, "-device", strdup("intel-hda"));
                 r = r ?: push_pair(argv, "-device", strdup(spec->microphone ? "hda-duplex,audiodev=audio0"
                                                                             : "hda-output,audiodev=audio0"));

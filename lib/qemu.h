@@ -96,6 +96,9 @@ typedef struct vp_vm_spec {
         const char *spice_socket; /* VP_DISPLAY_SPICE: unix socket path of the SPICE server */
         bool audio;               /* sound output through PulseAudio (PipeWire's pulse server too) */
         const char *audio_driver; /* with audio: QEMU's audiodev driver; NULL: "pa" ("none" discards) */
+        const char *audio_server; /* with the pa driver: the server, in PULSE_SERVER syntax; NULL:
+                                   * QEMU's own lookup, which fails unless
+                                   * $XDG_RUNTIME_DIR/pulse/pid exists */
         bool microphone;          /* sound input as well; needs audio */
         bool clipboard;           /* the SPICE agent port com.redhat.spice.0 */
         const char *const *extra_args; /* NULL-terminated, appended last; may be NULL */

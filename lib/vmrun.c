@@ -286,19 +286,38 @@ static bool file_contains(const char *path, const char *needle)
         return false;
 }
 
-/* QEMU's pa audiodev fails to start without a PulseAudio server (PipeWire's pulse server
- * counts), which it finds through PULSE_SERVER or $XDG_RUNTIME_DIR/pulse/native. */
-static bool pulse_server_available(void)
+/*
+ * The PulseAudio server for QEMU's pa audiodev (PipeWire's pulse server counts): PULSE_SERVER,
+ * else the socket $XDG_RUNTIME_DIR/pulse/native when it exists. Sets *ret to NULL when there is
+ * neither. QEMU gets the server as server=, because without that option QEMU 7.2 connects only
+ * when $XDG_RUNTIME_DIR/pulse/pid exists, and PULSE_SERVER alone does not help.
+ */
+static int pulse_server(char **ret)
 {
+        const char *server = getenv("PULSE_SERVER");
         const char *runtime_dir = getenv("XDG_RUNTIME_DIR");
         _cleanup_free_ char *native = NULL;
+        char *found = NULL;
 
-        if (getenv("PULSE_SERVER"))
-                return true;
-        if (!runtime_dir || !*runtime_dir)
-                return false;
-        native = vp_strdup_printf("%s/pulse/native", runtime_dir);
-        return native && access(native, F_OK) == 0;
+        if (server && *server) {
+                found = strdup(server);
+        } else if (runtime_dir && *runtime_dir) {
+                native = vp_strdup_printf("%s/pulse/native", runtime_dir);
+                if (!native)
+                        return -ENOMEM;
+                if (access(native, F_OK) < 0) {
+                        *ret = NULL;
+                        return 0;
+                }
+                found = vp_strdup_printf("unix:%s", native);
+        } else {
+                *ret = NULL;
+                return 0;
+        }
+        if (!found)
+                return -ENOMEM;
+        *ret = found;
+        return 0;
 }
 
 static int render_spec(const run_context *ctx, vp_accel accel, const int *qemu_fds, char ***ret_argv,
@@ -326,6 +345,7 @@ static int render_spec(const run_context *ctx, vp_accel accel, const int *qemu_f
         char share_tags[VP_VM_MAX_SHARES][16];
         size_t n_files = 0;
         _cleanup_free_ char *spice_path = NULL;
+        _cleanup_free_ char *audio_server = NULL;
 
         if (o->gui) {
                 spec.headless = false;
@@ -334,10 +354,15 @@ static int render_spec(const run_context *ctx, vp_accel accel, const int *qemu_f
                 spec.name = o->window_title ? o->window_title : o->image_name;
                 spec.audio = o->audio;
                 spec.microphone = o->microphone;
-                if (o->audio && !pulse_server_available()) {
-                        notify(o, "no PulseAudio or PipeWire server found (PULSE_SERVER, "
-                                  "$XDG_RUNTIME_DIR/pulse/native): the app's sound is discarded");
-                        spec.audio_driver = "none";
+                if (o->audio) {
+                        if (pulse_server(&audio_server) < 0)
+                                return vp_error_set(err, -ENOMEM, "out of memory");
+                        spec.audio_server = audio_server;
+                        if (!audio_server) {
+                                notify(o, "no PulseAudio or PipeWire server found (PULSE_SERVER, "
+                                          "$XDG_RUNTIME_DIR/pulse/native): the app's sound is discarded");
+                                spec.audio_driver = "none";
+                        }
                 }
                 spec.clipboard = o->clipboard;
                 if (o->display == VP_DISPLAY_SPICE) {

@@ -221,6 +221,26 @@ static void render_gui_audio_driver(void **state)
         assert_non_null(strstr(err.message, "alsa"));
 }
 
+static void render_gui_audio_server(void **state)
+{
+        vp_vm_spec spec = gui_spec();
+        _cleanup_strv_free_ char **argv = NULL;
+        vp_error err = {};
+
+        /* The server goes into the option, with a comma in its path doubled. */
+        spec.audio = true;
+        spec.audio_server = "unix:/run/user/1000/a,b/native";
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), 0);
+        assert_true(argv_contains(argv, "pa,id=audio0,server=unix:/run/user/1000/a,,b/native"));
+        argv = strv_free(argv);
+
+        /* The none driver discards the sound and takes no server. */
+        spec.audio_driver = "none";
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), 0);
+        assert_true(argv_contains(argv, "none,id=audio0"));
+        assert_false(argv_contains(argv, "server=unix"));
+}
+
 static void render_gui_clipboard(void **state)
 {
         vp_vm_spec spec = gui_spec();
@@ -384,6 +404,7 @@ int main(void)
                 cmocka_unit_test(render_gui_audio),
                 cmocka_unit_test(render_gui_microphone),
                 cmocka_unit_test(render_gui_audio_driver),
+                cmocka_unit_test(render_gui_audio_server),
                 cmocka_unit_test(render_gui_clipboard),
                 cmocka_unit_test(render_gui_rejects_bad_specs),
                 cmocka_unit_test(escape_doubles_commas),
