@@ -357,11 +357,17 @@ static int render_gui(const vp_vm_spec *spec, char ***argv)
         if (spec->clipboard) {
                 /* The SPICE agent protocol on the port that spice-vdagent opens. With a
                  * SPICE display the client's agent takes it (spicevmc); with a local
-                 * window QEMU's own agent connects it to the host clipboard. */
+                 * window QEMU's own agent connects it to the host clipboard. mouse=off
+                 * keeps the pointer on the virtio tablet: with mouse=on QEMU sends pointer
+                 * events through the agent once it connects, and the guest's agent has
+                 * no uinput device to pass them on.
+                 * NOTE: spice-server also routes pointer events through a connected
+                 * agent unless -spice has agent-mouse=off, which it lacks; untested. */
                 if (spec->display == VP_DISPLAY_SPICE)
                         r = r ?: push_pair(argv, "-chardev", strdup("spicevmc,id=vdagent,name=vdagent"));
                 else
-                        r = r ?: push_pair(argv, "-chardev", strdup("qemu-vdagent,id=vdagent,name=vdagent,clipboard=on"));
+                        r = r ?: push_pair(argv, "-chardev",
+                                           strdup("qemu-vdagent,id=vdagent,name=vdagent,clipboard=on,mouse=off"));
                 r = r ?: push_pair(argv, "-device",
                                    strdup("virtserialport,bus=serial0.0,chardev=vdagent,name=com.redhat.spice.0"));
         }

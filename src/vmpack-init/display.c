@@ -186,7 +186,7 @@ static void write_file(const char *path, const char *data, size_t size)
  * "sh -c" in a session of its own. The shell's exec makes the wrapper that session's
  * leader, so its process group contains the app and not sway.
  */
-static void wrap_in_sway(init_config *c, const char *sway)
+static void wrap_in_sway(init_config *c, const char *sway, const char *clipboard_agent)
 {
         static const char config[] =
                 "# Written by vmpack-init: the app alone on the screen, with no bar, border or key binding.\n"
@@ -195,6 +195,7 @@ static void wrap_in_sway(init_config *c, const char *sway)
                 "focus_follows_mouse no\n"
                 "swaynag_command -\n"
                 "xwayland enable\n"
+                "output * mode --custom " INIT_DISPLAY_DEFAULT_SIZE "\n"
                 "exec exec " WRAPPER_PATH " --sway\n";
         size_t size = 0;
 
@@ -214,7 +215,13 @@ static void wrap_in_sway(init_config *c, const char *sway)
         for (size_t i = 0; i < c->argc; i++)
                 free(c->argv[i]);
         free(c->argv);
-        write_file(SWAY_CONFIG_PATH, config, sizeof(config) - 1);
+        /* With the clipboard granted, sway also starts the SPICE session agent. */
+        char *config_text = NULL;
+        if (asprintf(&config_text, "%s%s%s%s", config, clipboard_agent ? "exec " : "",
+                     clipboard_agent ? clipboard_agent : "", clipboard_agent ? "\n" : "") < 0)
+                init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "out of memory");
+        write_file(SWAY_CONFIG_PATH, config_text, strlen(config_text));
+        free(config_text);
 
         char **argv = calloc(4, sizeof(char *));
         if (!argv)
@@ -495,6 +502,7 @@ void init_setup_display(init_config *c)
         for (size_t i = 0; i < ELEMENTSOF(sway_paths) && !sway; i++)
                 if (access(sway_paths[i], X_OK) == 0)
                         sway = sway_paths[i];
+        char *clipboard_agent = init_setup_clipboard(c, sway != NULL);
         if (!sway) {
                 wrap_in_cage(c);
                 init_debug_log("display ready: running %s under cage", c->argv[3]);
@@ -505,6 +513,7 @@ void init_setup_display(init_config *c)
                 init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "out of memory");
         c->compositor_socket = socket_path;
         init_debug_log("display ready: running %s under %s", c->argv[0], sway);
-        wrap_in_sway(c, sway);
+        wrap_in_sway(c, sway, clipboard_agent);
+        free(clipboard_agent);
         init_resize_watch(socket_path);
 }

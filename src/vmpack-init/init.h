@@ -135,6 +135,13 @@ int init_display_app_status(int compositor_status);
 bool init_is_status_wrapper(const char *argv0);
 int init_status_wrapper_main(int argc, char **argv);
 
+/* The size sway starts the screen at. A QEMU GTK window offers its first size, 640x480,
+ * as the preferred mode before the guest has drawn anything, and then fits itself to the
+ * guest's screen, so the screen starts at virtio-gpu's own default instead. */
+#define INIT_DISPLAY_DEFAULT_WIDTH 1280
+#define INIT_DISPLAY_DEFAULT_HEIGHT 800
+#define INIT_DISPLAY_DEFAULT_SIZE "1280x800"
+
 /* sway.c: send one command over sway's IPC socket; with need_reply, wait for the reply
  * and fail unless it reports success. Returns 0, or -1 with errno set. */
 int init_sway_command(const char *socket_path, const char *command, bool need_reply);
@@ -150,6 +157,13 @@ void init_resize_tick(void);
 /* audio.c: wait for the sound card's playback node and give /dev/snd to the user. A
  * missing card is logged, and the app runs without sound. */
 void init_setup_audio(const init_config *c);
+
+/* clipboard.c: when the VM has the SPICE agent port (clipboard=on-request) and the image
+ * has spice-vdagent, link /dev/virtio-ports/com.redhat.spice.0 and start spice-vdagentd.
+ * Returns the command for an exec line of the sway configuration that starts the session
+ * agent as the user (freed by the caller), or NULL when no agent runs: no port, no
+ * spice-vdagent in the image (logged), or no sway (logged). */
+char *init_setup_clipboard(const init_config *c, bool under_sway);
 
 /* app.c */
 void init_setup_user(const init_config *c);

@@ -185,7 +185,7 @@ static void render_gui_audio(void **state)
         check_golden(&spec, "gui-audio");
 
         assert_int_equal(vp_qemu_render(&spec, &argv, &err), 0);
-        assert_true(argv_contains(argv, "hda-output"));
+        assert_true(argv_contains(argv, "hda-output,audiodev=audio0,mixer=off"));
         assert_false(argv_contains(argv, "hda-duplex"));
         assert_false(argv_contains(argv, "vdagent"));
 }
@@ -200,7 +200,7 @@ static void render_gui_microphone(void **state)
         spec.audio = true;
         spec.microphone = true;
         assert_int_equal(vp_qemu_render(&spec, &argv, &err), 0);
-        assert_true(argv_contains(argv, "hda-duplex,audiodev=audio0"));
+        assert_true(argv_contains(argv, "hda-duplex,audiodev=audio0,mixer=off"));
         assert_false(argv_contains(argv, "hda-output"));
 }
 
