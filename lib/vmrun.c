@@ -286,37 +286,89 @@ static bool file_contains(const char *path, const char *needle)
         return false;
 }
 
-/*
- * The PulseAudio server for QEMU's pa audiodev (PipeWire's pulse server counts): PULSE_SERVER,
- * else the socket $XDG_RUNTIME_DIR/pulse/native when it exists. Sets *ret to NULL when there is
- * neither. QEMU gets the server as server=, because without that option QEMU 7.2 connects only
- * when $XDG_RUNTIME_DIR/pulse/pid exists, and PULSE_SERVER alone does not help.
- */
-static int pulse_server(char **ret)
+/* Connect to a unix socket and close it again: 0 when a server listens, else -errno. A
+ * server that died leaves its socket file behind, which fails with -ECONNREFUSED. */
+static int probe_unix_socket(const char *path)
 {
-        const char *server = getenv("PULSE_SERVER");
-        const char *runtime_dir = getenv("XDG_RUNTIME_DIR");
-        _cleanup_free_ char *native = NULL;
-        char *found = NULL;
+        struct sockaddr_un address = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
 
-        if (server && *server) {
-                found = strdup(server);
+        if (strlen(path) >= sizeof(address.sun_path))
+                return -ENAMETOOLONG;
+        memcpy(address.sun_path, path, strlen(path) + 1);
+
+        /* Non-blocking, so that a full listen backlog cannot stall the run: connect then
+         * fails with EAGAIN, and a server is there. */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &address, sizeof(address)) < 0 && errno != EAGAIN)
+                return -errno;
+        return 0;
+}
+
+/* The socket path of a PulseAudio server address that names exactly one unix socket
+ * ("unix:PATH" or "/PATH"), else NULL. */
+static const char *pulse_unix_path(const char *server)
+{
+        const char *path = vp_str_startswith(server, "unix:") ? server + strlen("unix:") : server;
+
+        if (path[0] != '/' || strpbrk(path, " \t\n"))
+                return NULL;
+        return path;
+}
+
+/*
+ * Find the PulseAudio server for QEMU's pa audiodev (PipeWire's pulse server counts):
+ * PULSE_SERVER, else the socket $XDG_RUNTIME_DIR/pulse/native when it exists. QEMU gets it
+ * as server=, because without that option QEMU 7.2 connects only when
+ * $XDG_RUNTIME_DIR/pulse/pid exists, and PULSE_SERVER alone does not help. A server that is
+ * one unix socket must accept a connection, because QEMU does not start when its server
+ * is unreachable. Without a usable server, sets *ret to NULL and *ret_reason to a sentence
+ * for the user.
+ */
+static int find_pulse_server(char **ret, char **ret_reason)
+{
+        const char *environment_server = getenv("PULSE_SERVER");
+        const char *runtime_dir = getenv("XDG_RUNTIME_DIR");
+        bool from_environment = environment_server && *environment_server;
+        _cleanup_free_ char *server = NULL;
+        _cleanup_free_ char *reason = NULL;
+
+        if (from_environment) {
+                server = strdup(environment_server);
+                if (!server)
+                        return -ENOMEM;
         } else if (runtime_dir && *runtime_dir) {
-                native = vp_strdup_printf("%s/pulse/native", runtime_dir);
+                _cleanup_free_ char *native = vp_strdup_printf("%s/pulse/native", runtime_dir);
                 if (!native)
                         return -ENOMEM;
-                if (access(native, F_OK) < 0) {
-                        *ret = NULL;
+                if (access(native, F_OK) == 0) {
+                        server = vp_strdup_printf("unix:%s", native);
+                        if (!server)
+                                return -ENOMEM;
+                }
+        }
+
+        if (server) {
+                const char *path = pulse_unix_path(server);
+                int r = path ? probe_unix_socket(path) : 0;
+                if (r == 0) {
+                        *ret = TAKE_PTR(server);
+                        *ret_reason = NULL;
                         return 0;
                 }
-                found = vp_strdup_printf("unix:%s", native);
+                reason = vp_strdup_printf("the PulseAudio server %s (from %s) does not accept connections (%s)", server,
+                                          from_environment ? "PULSE_SERVER" : "$XDG_RUNTIME_DIR/pulse/native",
+                                          strerror(-r));
         } else {
-                *ret = NULL;
-                return 0;
+                reason = strdup("no PulseAudio or PipeWire server found (PULSE_SERVER, "
+                                "$XDG_RUNTIME_DIR/pulse/native)");
         }
-        if (!found)
+        if (!reason)
                 return -ENOMEM;
-        *ret = found;
+        *ret = NULL;
+        *ret_reason = TAKE_PTR(reason);
         return 0;
 }
 
@@ -355,12 +407,12 @@ static int render_spec(const run_context *ctx, vp_accel accel, const int *qemu_f
                 spec.audio = o->audio;
                 spec.microphone = o->microphone;
                 if (o->audio) {
-                        if (pulse_server(&audio_server) < 0)
+                        _cleanup_free_ char *reason = NULL;
+                        if (find_pulse_server(&audio_server, &reason) < 0)
                                 return vp_error_set(err, -ENOMEM, "out of memory");
                         spec.audio_server = audio_server;
                         if (!audio_server) {
-                                notify(o, "no PulseAudio or PipeWire server found (PULSE_SERVER, "
-                                          "$XDG_RUNTIME_DIR/pulse/native): the app's sound is discarded");
+                                notify(o, "%s: the app's sound is discarded", reason);
                                 spec.audio_driver = "none";
                         }
                 }

@@ -2,13 +2,15 @@
 # Sound played in the guest comes out of the host's PulseAudio server. The test starts a
 # private PulseAudio server with one null sink and records the sink's monitor with parec
 # while the guest plays a 440 Hz sine with speaker-test. The recording must contain a tone
-# well above silence whose dominant frequency is 440 Hz. Four boots under TCG of one image
+# well above silence whose dominant frequency is 440 Hz. Five boots under TCG of one image
 # (display=wayland, audio=playback, alsa-utils):
 #   1. vmpack run finding the server through $XDG_RUNTIME_DIR/pulse/native, with no
 #      pulse/pid file next to it, which QEMU 7.2 alone would need;
 #   2. an instance started through vmpackd with PULSE_SERVER set;
 #   3. the same instance after 'vmpack override --nodevice=audio': no sound card, silence;
-#   4. vmpack run without any server: the notice, QEMU's "none" audiodev, silence.
+#   4. vmpack run without any server: the notice, QEMU's "none" audiodev, silence;
+#   5. vmpack run with PULSE_SERVER naming the socket of a server that is gone: a notice and
+#      the "none" audiodev, where QEMU would refuse to start.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 . "$(dirname "$0")/instance-lib.sh"
@@ -45,8 +47,9 @@ pactl_test() {
 # A server for this test alone: its own HOME, XDG_RUNTIME_DIR and XDG_CONFIG_HOME, no default
 # script (-n), one null sink, the native protocol on a unix socket only, and no pid file.
 # Started as root, it warns that it is meant for a user session, which is harmless for a
-# private server. auth-anonymous needs no cookie: the socket's directory (mode 0700) is the
-# access control.
+# private server. The native protocol keeps its default authentication, as in a desktop
+# session: a client of the server's own uid is let in by its socket credentials, which QEMU
+# sends from inside vmpack's user namespace.
 say "start a private PulseAudio server with a null sink"
 mkdir -p "$PULSE_DIR/home" "$PULSE_DIR/config" "$PULSE_RUNTIME"
 chmod 0700 "$PULSE_DIR" "$PULSE_RUNTIME"
@@ -55,7 +58,7 @@ env -i PATH="$PATH" HOME="$PULSE_DIR/home" XDG_RUNTIME_DIR="$PULSE_RUNTIME" \
         pulseaudio -n --daemonize=no --exit-idle-time=-1 --disallow-exit --use-pid-file=no \
         --system=no --log-target=stderr \
         -L "module-null-sink sink_name=$PULSE_SINK rate=48000 channels=2" \
-        -L "module-native-protocol-unix socket=$PULSE_SOCKET auth-anonymous=1" \
+        -L "module-native-protocol-unix socket=$PULSE_SOCKET" \
         >"$TEST_TMP/pulseaudio.log" 2>&1 &
 pulse_pid=$!
 for _ in $(seq 100); do
@@ -271,3 +274,22 @@ cmdline="$(grep "QEMU command line" "$TEST_TMP/none.err" || true)"
 [[ "$cmdline" == *"-audiodev none,id=audio0 "* ]] || fail "QEMU does not get the none audiodev: $cmdline"
 pass "QEMU gets -audiodev none, and the app still plays into it"
 expect_silence "vmpack run without a server" "$(analyze "$TEST_TMP/none.raw")"
+
+say "vmpack run with PULSE_SERVER naming a socket without a server (up to 600 s under TCG)"
+# A server that crashed leaves its socket file behind: bind a socket, then close it.
+stale="$TEST_TMP/stale.sock"
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$stale"
+set +e
+PULSE_SERVER="unix:$stale" vmrun -v --display none --timeout 600 audiohost \
+        >"$TEST_TMP/stale.out" 2>"$TEST_TMP/stale.err"
+status=$?
+set -e
+if [ "$status" -ne 0 ]; then
+        tail -40 "$TEST_TMP/stale.err" >&2
+        fail "vmpack run audiohost with a stale PULSE_SERVER: exit status $status"
+fi
+notice="$(grep "PulseAudio server" "$TEST_TMP/stale.err" || true)"
+expect_eq "notice" "$notice" "vmpack run: the PulseAudio server unix:$stale (from PULSE_SERVER) does not accept connections (Connection refused): the app's sound is discarded"
+cmdline="$(grep "QEMU command line" "$TEST_TMP/stale.err" || true)"
+[[ "$cmdline" == *"-audiodev none,id=audio0 "* ]] || fail "QEMU does not get the none audiodev: $cmdline"
+pass "QEMU gets -audiodev none and the app runs"
