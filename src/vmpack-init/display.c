@@ -195,7 +195,6 @@ static void wrap_in_sway(init_config *c, const char *sway, const char *clipboard
                 "focus_follows_mouse no\n"
                 "swaynag_command -\n"
                 "xwayland enable\n"
-                "output * mode --custom " INIT_DISPLAY_DEFAULT_SIZE "\n"
                 "exec exec " WRAPPER_PATH " --sway\n";
         size_t size = 0;
 

@@ -135,15 +135,9 @@ int init_display_app_status(int compositor_status);
 bool init_is_status_wrapper(const char *argv0);
 int init_status_wrapper_main(int argc, char **argv);
 
-/* The size sway starts the screen at. A QEMU GTK window offers its first size, 640x480,
- * as the preferred mode before the guest has drawn anything, and then fits itself to the
- * guest's screen, so the screen starts at virtio-gpu's own default instead. */
-#define INIT_DISPLAY_DEFAULT_WIDTH 1280
-#define INIT_DISPLAY_DEFAULT_HEIGHT 800
-#define INIT_DISPLAY_DEFAULT_SIZE "1280x800"
-
-/* sway.c: send one command over sway's IPC socket; with need_reply, wait for the reply
- * and fail unless it reports success. Returns 0, or -1 with errno set. */
+/* sway.c: send one command over sway's IPC socket and wait for the reply. With
+ * need_reply, fail unless the reply reports success; without, a missing reply is fine,
+ * as for "exit". Returns 0, or -1 with errno set. */
 int init_sway_command(const char *socket_path, const char *command, bool need_reply);
 /* Follow the host's window: listen for the kernel's DRM hotplug events, and after each
  * burst set sway's output to the connector's new preferred mode. init_resize_fd() is the

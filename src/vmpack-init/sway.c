@@ -35,6 +35,12 @@
 #define IPC_RUN_COMMAND 0
 #define IPC_REPLY_MAX 4096
 #define UEVENT_BUFFER_SIZE 8192
+#define CVT_WIDTH_STEP 8
+/* Limits on a size taken from the host's window: a smaller screen leaves no room for an
+ * app, and a larger one would cost the software renderer too much memory. */
+#define SCREEN_MIN_WIDTH 320
+#define SCREEN_MIN_HEIGHT 200
+#define SCREEN_MAX 8192
 
 static int uevent_fd = -1;
 static long resize_due;
@@ -125,13 +131,16 @@ int init_sway_command(const char *socket_path, const char *command, bool need_re
         memcpy(header + sizeof(IPC_MAGIC) - 1 + sizeof(length), &type, sizeof(type));
         if (write_all(fd, header, sizeof(header)) < 0 || write_all(fd, command, length) < 0)
                 goto fail;
-        if (!need_reply) {
-                close(fd);
-                return 0;
-        }
 
-        if (read_all(fd, header, sizeof(header)) < 0)
+        /* Wait for the reply even when it does not matter: sway 1.7 drops a client whose
+         * socket has hung up without reading what it sent. */
+        if (read_all(fd, header, sizeof(header)) < 0) {
+                if (!need_reply) {
+                        close(fd);
+                        return 0;
+                }
                 goto fail;
+        }
         if (memcmp(header, IPC_MAGIC, sizeof(IPC_MAGIC) - 1) != 0) {
                 errno = EPROTO;
                 goto fail;
@@ -142,6 +151,8 @@ int init_sway_command(const char *socket_path, const char *command, bool need_re
                 goto fail;
         reply[keep] = '\0';
         close(fd);
+        if (!need_reply)
+                return 0;
         if (!reply_succeeded(reply)) {
                 init_log("sway refused '%s': %s", command, reply);
                 errno = EINVAL;
@@ -221,7 +232,7 @@ void init_resize_watch(const char *socket_path)
                 uevent_fd = -1;
                 return;
         }
-        /* The mode sway will start with: later changes are compared with it. */
+        /* sway starts at the preferred mode: later changes are compared with it. */
         if (probe_preferred_mode(output, sizeof(output), &current_width, &current_height))
                 init_debug_log("display %s starts at %ux%u", output, current_width, current_height);
 }
@@ -270,6 +281,14 @@ void init_resize_tick(void)
         resize_due = 0;
         if (!probe_preferred_mode(output, sizeof(output), &width, &height)) {
                 init_debug_log("display change: no connected output with a mode");
+                return;
+        }
+        /* wlroots 0.15 makes a custom mode with CVT timings, whose width is a multiple of 8,
+         * and sway 1.7 crashed on a width that was not (900x625). */
+        width = width / CVT_WIDTH_STEP * CVT_WIDTH_STEP;
+        if (width < SCREEN_MIN_WIDTH || height < SCREEN_MIN_HEIGHT || width > SCREEN_MAX || height > SCREEN_MAX) {
+                init_log("display change to %ux%u ignored: the screen must be %ux%u to %ux%u", width, height,
+                         SCREEN_MIN_WIDTH, SCREEN_MIN_HEIGHT, SCREEN_MAX, SCREEN_MAX);
                 return;
         }
         if (width == current_width && height == current_height)
