@@ -158,6 +158,12 @@ void vp_run_exec_qemu(const run_context *ctx, char **argv, const int *keep_fds, 
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
                 _exit(VP_STATUS_VM_FAILURE);
 
+        /* GTK's accessibility bridge connects to the session bus. Without
+         * DBUS_SESSION_BUS_ADDRESS (an ssh -X session, Xvfb), GLib runs dbus-launch to find
+         * one, and QEMU's seccomp filter (spawn=deny) kills QEMU with SIGSYS for it. */
+        if (!getenv("DBUS_SESSION_BUS_ADDRESS"))
+                setenv("NO_AT_BRIDGE", "1", 1);
+
         execvp(argv[0], argv);
         snprintf(error, sizeof(error), "exec %s: %s (is QEMU installed? run scripts/setup)", argv[0], strerror(errno));
         (void) !write(error_fd, error, strlen(error));
