@@ -2,15 +2,18 @@
 # Sound played in the guest comes out of the host's PulseAudio server. The test starts a
 # private PulseAudio server with one null sink and records the sink's monitor with parec
 # while the guest plays a 440 Hz sine with speaker-test. The recording must contain a tone
-# well above silence whose dominant frequency is 440 Hz. Five boots under TCG of one image
-# (display=wayland, audio=playback, alsa-utils):
+# well above silence whose dominant frequency is 440 Hz. Six boots under TCG of two images
+# with display=wayland, audio=playback and alsa-utils:
 #   1. vmpack run finding the server through $XDG_RUNTIME_DIR/pulse/native, with no
 #      pulse/pid file next to it, which QEMU 7.2 alone would need;
 #   2. an instance started through vmpackd with PULSE_SERVER set;
 #   3. the same instance after 'vmpack override --nodevice=audio': no sound card, silence;
 #   4. vmpack run without any server: the notice, QEMU's "none" audiodev, silence;
 #   5. vmpack run with PULSE_SERVER naming the socket of a server that is gone: a notice and
-#      the "none" audiodev, where QEMU would refuse to start.
+#      the "none" audiodev, where QEMU would refuse to start;
+#   6. with microphone=on (a second image), the guest records a 660 Hz tone that the host
+#      plays into the sink, because QEMU records the server's default source, the sink's
+#      monitor.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 . "$(dirname "$0")/instance-lib.sh"
@@ -26,10 +29,12 @@ PULSE_SINK=vmpacktest
 RECORD_RATE=16000
 pulse_pid=""
 record_pid=""
+player_pid=""
 
 _audio_test_cleanup() {
         local status=$?
         [ -z "$record_pid" ] || kill "$record_pid" 2>/dev/null || true
+        [ -z "$player_pid" ] || kill "$player_pid" 2>/dev/null || true
         [ -z "$pulse_pid" ] || kill "$pulse_pid" 2>/dev/null || true
         wait 2>/dev/null || true
         (exit "$status")
@@ -150,21 +155,23 @@ fact() {
         sed -n "s/^$1=//p" <<<"$2"
 }
 
-# Pass when the recording contains the guest's 440 Hz tone.
+# Pass when the recording contains a tone of FREQ Hz: at least 1.5 s (speaker-test -l 1 plays
+# about 2.7 s, arecord -d 3 records 3 s), RMS at least 0.1 of full scale, the dominant
+# frequency within 5 Hz, and more tone than gaps.
 expect_tone() {
-        local name="$1" facts="$2"
+        local name="$1" facts="$2" freq="$3"
         say "$name: $(tr '\n' ' ' <<<"$facts")"
-        python3 - "$facts" <<'EOF' || fail "$name: the recording does not hold the guest's 440 Hz tone"
+        python3 - "$facts" "$freq" <<'EOF' || fail "$name: the recording does not contain a $freq Hz tone"
 import sys
 facts = dict(line.split("=") for line in sys.argv[1].split())
+expected = float(sys.argv[2])
 ok = True
-# speaker-test -l 1 plays about 2.7 s. The limits leave room for a slow guest.
 if float(facts["loud_s"]) < 1.5:
     print("tone shorter than 1.5 s: %s s" % facts["loud_s"]); ok = False
 if float(facts["rms"]) < 0.1:
-    print("RMS %s below 0.1 of full scale (speaker-test plays at 0.8, RMS 0.57)" % facts["rms"]); ok = False
-if abs(float(facts["freq"]) - 440) > 5:
-    print("dominant frequency %s Hz, not 440 +- 5 Hz" % facts["freq"]); ok = False
+    print("RMS %s below 0.1 of full scale" % facts["rms"]); ok = False
+if abs(float(facts["freq"]) - expected) > 5:
+    print("dominant frequency %s Hz, not %g +- 5 Hz" % (facts["freq"], expected)); ok = False
 if int(facts["gaps"]) * 0.05 > float(facts["loud_s"]) / 2:
     print("more gap than tone: %s windows of 50 ms" % facts["gaps"]); ok = False
 sys.exit(0 if ok else 1)
@@ -180,9 +187,11 @@ expect_silence() {
         pass "$name: the monitor stayed silent for $(fact seconds "$facts") s"
 }
 
-say "build the test image (cage, xwayland, alsa-utils)"
-mkdir -p "$TEST_TMP/audiohost"
-cat >"$TEST_TMP/audiohost/audiohost.vmpack" <<'RECIPE'
+# Build image NAME with the permission lines PERMISSIONS after display=wayland.
+build_image() {
+        local name="$1" permissions="$2"
+        mkdir -p "$TEST_TMP/$name"
+        cat >"$TEST_TMP/$name/$name.vmpack" <<RECIPE
 [App]
 Name=Audio test tone
 Exec=speaker-test -t sine -f 440 -l 1
@@ -193,13 +202,18 @@ Memory=512M
 
 [Permissions]
 display=wayland
-audio=playback
+$permissions
 RECIPE
-# --force: the recipe lives in this run's temporary directory, so an image of this name was
-# built from another path by an earlier run.
-"$VMPACK" build --force "$TEST_TMP/audiohost" >"$TEST_TMP/build.log" 2>&1 ||
-        fail "vmpack build audiohost failed: $(tail -5 "$TEST_TMP/build.log")"
-pass "image audiohost built"
+        # --force: the recipe lives in this run's temporary directory, so an image of this
+        # name was built from another path by an earlier run.
+        "$VMPACK" build --force "$TEST_TMP/$name" >"$TEST_TMP/build-$name.log" 2>&1 ||
+                fail "vmpack build $name failed: $(tail -5 "$TEST_TMP/build-$name.log")"
+        pass "image $name built"
+}
+
+say "build the test images (cage, xwayland, alsa-utils)"
+build_image audiohost "audio=playback"
+build_image audiomic $'audio=playback\nmicrophone=on'
 
 say "vmpack run with the server at \$XDG_RUNTIME_DIR/pulse/native (up to 600 s under TCG)"
 record_start "$TEST_TMP/run.raw"
@@ -221,7 +235,7 @@ cmdline="$(grep "QEMU command line" "$TEST_TMP/run.err" || true)"
 pass "QEMU gets -audiodev pa,server=unix:$PULSE_SOCKET and hda-output,mixer=off"
 ! grep -q "no PulseAudio" "$TEST_TMP/run.err" || fail "vmpack run printed the no-server notice with a server running"
 grep -q "Sine wave rate is 440" "$TEST_TMP/run.out" || fail "speaker-test did not play: $(cat "$TEST_TMP/run.out")"
-expect_tone "vmpack run" "$(analyze "$TEST_TMP/run.raw")"
+expect_tone "vmpack run" "$(analyze "$TEST_TMP/run.raw")" 440
 
 NAME="$(instance audio)"
 say "instance $NAME through vmpackd with PULSE_SERVER (up to 600 s under TCG)"
@@ -236,7 +250,7 @@ status=$?
 set -e
 record_stop
 expect_eq "exit status of speaker-test in $NAME" "$status" 0
-expect_tone "instance" "$(analyze "$TEST_TMP/granted.raw")"
+expect_tone "instance" "$(analyze "$TEST_TMP/granted.raw")" 440
 
 say "the same instance after 'vmpack override --nodevice=audio' (up to 600 s under TCG)"
 "$VMPACK" override --nodevice=audio "$NAME" >/dev/null || fail "vmpack override --nodevice=audio $NAME failed"
@@ -293,3 +307,32 @@ expect_eq "notice" "$notice" "vmpack run: the PulseAudio server unix:$stale (fro
 cmdline="$(grep "QEMU command line" "$TEST_TMP/stale.err" || true)"
 [[ "$cmdline" == *"-audiodev none,id=audio0 "* ]] || fail "QEMU does not get the none audiodev: $cmdline"
 pass "QEMU gets -audiodev none and the app runs"
+
+say "with microphone=on: the guest records what the host plays (up to 600 s under TCG)"
+# 660 Hz at half of full scale (RMS 0.35), generated until pacat stops reading. Killing
+# pacat ends python3 through SIGPIPE.
+python3 -c '
+import array, math, sys
+period = array.array("h", (int(16383 * math.sin(2 * math.pi * 660 * i / 16000)) for i in range(16000)))
+while True:
+    sys.stdout.buffer.write(period.tobytes())
+' 2>/dev/null | PULSE_SERVER="unix:$PULSE_SOCKET" pacat --playback -d "$PULSE_SINK" --format=s16le \
+        --rate=16000 --channels=1 --raw 2>"$TEST_TMP/pacat.log" &
+player_pid=$!
+set +e
+PULSE_SERVER="unix:$PULSE_SOCKET" vmrun -v --display none --timeout 600 --entrypoint sh audiomic \
+        -c "arecord -q -f S16_LE -r $RECORD_RATE -c 1 -d 3 -t raw" >"$TEST_TMP/mic.raw" 2>"$TEST_TMP/mic.err"
+status=$?
+set -e
+kill "$player_pid" 2>/dev/null || true
+wait "$player_pid" 2>/dev/null || true
+player_pid=""
+if [ "$status" -ne 0 ]; then
+        tail -40 "$TEST_TMP/mic.err" >&2
+        fail "vmpack run audiomic: exit status $status"
+fi
+cmdline="$(grep "QEMU command line" "$TEST_TMP/mic.err" || true)"
+[[ "$cmdline" == *"hda-duplex,audiodev=audio0,mixer=off"* ]] ||
+        fail "QEMU command line has no hda-duplex without a guest mixer: $cmdline"
+pass "QEMU gets hda-duplex,mixer=off"
+expect_tone "guest recording" "$(analyze "$TEST_TMP/mic.raw")" 660
