@@ -356,13 +356,16 @@ static int render_gui(const vp_vm_spec *spec, char ***argv)
 
         if (spec->clipboard) {
                 /* The SPICE agent protocol on the port that spice-vdagent opens. With a
-                 * SPICE display the client's agent takes it (spicevmc); with a local
-                 * window QEMU's own agent connects it to the host clipboard. mouse=off
-                 * keeps the pointer on the virtio tablet: with mouse=on QEMU sends pointer
-                 * events through the agent once it connects, and the guest's agent has
-                 * no uinput device to pass them on.
-                 * NOTE: spice-server also routes pointer events through a connected
-                 * agent unless -spice has agent-mouse=off, which it lacks; untested. */
+                 * SPICE display the client's agent takes it (spicevmc). Otherwise QEMU's
+                 * own agent joins QEMU's clipboard, which a VNC client shares, and the
+                 * GTK window too when QEMU was built with gtk_clipboard.
+                 * NOTE: Debian 12's QEMU 7.2 is built without gtk_clipboard, so there a
+                 * GTK window does not share the host's clipboard with the guest.
+                 * mouse=off keeps the pointer on the virtio tablet: with mouse=on QEMU
+                 * sends pointer events through the agent once it connects, and the
+                 * guest's agent has no uinput device to pass them on. spice-server
+                 * likewise routes them through a connected agent unless -spice has
+                 * agent-mouse=off, which it lacks (untested). */
                 if (spec->display == VP_DISPLAY_SPICE)
                         r = r ?: push_pair(argv, "-chardev", strdup("spicevmc,id=vdagent,name=vdagent"));
                 else
