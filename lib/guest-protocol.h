@@ -25,8 +25,11 @@
  *   net=ADDRESS/PREFIX,GATEWAY,DNS   static configuration of eth0; no key means no network
  *   display=wayland            a graphical app: load the GPU and input modules, give
  *                              /dev/dri and /dev/input to the user, and run the app under
- *                              the cage kiosk compositor; the exit status reported is
- *                              the app's, not cage's
+ *                              a kiosk compositor (sway, else cage); the exit status
+ *                              reported is the app's, not the compositor's
+ *   gpu=virgl                  virtio-gpu runs 3D commands on the host's GPU: the
+ *                              compositor renders with OpenGL ES instead of pixman;
+ *                              "none" or no key means software rendering
  *   audio=1                    the VM has QEMU's intel-hda sound card: load the sound
  *                              modules and give /dev/snd to the user; "0" or no key means
  *                              no sound modules are loaded

@@ -62,8 +62,9 @@ static int validate_gui(const vp_vm_spec *spec, vp_error *err)
         if ((unsigned) spec->display > VP_DISPLAY_SPICE)
                 return vp_error_set(err, -EINVAL, "VM spec: unknown display %d", (int) spec->display);
         if (!spec->gpu) {
-                if (spec->audio || spec->microphone || spec->clipboard)
-                        return vp_error_set(err, -EINVAL, "VM spec: audio, microphone and clipboard need a GPU");
+                if (spec->audio || spec->microphone || spec->clipboard || has_text(spec->render_node))
+                        return vp_error_set(err, -EINVAL,
+                                            "VM spec: audio, microphone, clipboard and a render node need a GPU");
                 return 0;
         }
         if (spec->machine != VP_MACHINE_Q35)
@@ -78,6 +79,9 @@ static int validate_gui(const vp_vm_spec *spec, vp_error *err)
         if (spec->audio_driver && strcmp(spec->audio_driver, "pa") != 0 && strcmp(spec->audio_driver, "none") != 0)
                 return vp_error_set(err, -EINVAL, "VM spec: audio driver '%s' is invalid (valid: pa, none)",
                                     spec->audio_driver);
+        if (has_text(spec->render_node) && spec->render_node[0] != '/')
+                return vp_error_set(err, -EINVAL, "VM spec: render node '%s' is not an absolute path",
+                                    spec->render_node);
         if (spec->clipboard && spec->n_ports == 0)
                 return vp_error_set(err, -EINVAL, "VM spec: the clipboard needs the virtio-serial ports");
         return 0;
@@ -308,15 +312,24 @@ static int render_gui(const vp_vm_spec *spec, char ***argv)
                 r = r ?: push_pair(argv, "-name", vp_strdup_printf("guest=%s", name));
         }
 
+        /* With virgl the display must read the guest's frames from OpenGL textures: GTK
+         * and SDL windows with gl=on, SPICE with gl=on on the render node, and with no
+         * display egl-headless, which keeps QMP screendumps working. */
+        bool gl = has_text(spec->render_node);
+        _cleanup_free_ char *node = gl ? vp_qemu_escape(spec->render_node) : NULL;
+        if (gl && !node)
+                return -ENOMEM;
+
         switch (spec->display) {
         case VP_DISPLAY_NONE:
-                r = r ?: push_pair(argv, "-display", strdup("none"));
+                r = r ?: push_pair(argv, "-display",
+                                   gl ? vp_strdup_printf("egl-headless,rendernode=%s", node) : strdup("none"));
                 break;
         case VP_DISPLAY_GTK:
-                r = r ?: push_pair(argv, "-display", strdup("gtk"));
+                r = r ?: push_pair(argv, "-display", strdup(gl ? "gtk,gl=on" : "gtk"));
                 break;
         case VP_DISPLAY_SDL:
-                r = r ?: push_pair(argv, "-display", strdup("sdl"));
+                r = r ?: push_pair(argv, "-display", strdup(gl ? "sdl,gl=on" : "sdl"));
                 break;
         case VP_DISPLAY_SPICE: {
                 _cleanup_free_ char *path = vp_qemu_escape(spec->spice_socket);
@@ -325,21 +338,30 @@ static int render_gui(const vp_vm_spec *spec, char ***argv)
                 /* Only the owner of the runtime directory can reach the socket, so no
                  * ticket (password) is needed. */
                 r = r ?: push_pair(argv, "-display", strdup("none"));
-                r = r ?: push_pair(argv, "-spice", vp_strdup_printf("unix=on,addr=%s,disable-ticketing=on", path));
+                if (gl)
+                        r = r ?: push_pair(argv, "-spice",
+                                           vp_strdup_printf("unix=on,addr=%s,disable-ticketing=on,gl=on,rendernode=%s",
+                                                            path, node));
+                else
+                        r = r ?: push_pair(argv, "-spice",
+                                           vp_strdup_printf("unix=on,addr=%s,disable-ticketing=on", path));
                 break;
         }
         }
 
-        /* virgl (gpu=virgl) would need virtio-gpu-gl-pci and an OpenGL display: not
-         * supported yet, so the guest renders in software. */
-        r = r ?: push_pair(argv, "-device", strdup("virtio-gpu-pci"));
+        r = r ?: push_pair(argv, "-device", strdup(gl ? "virtio-gpu-gl-pci" : "virtio-gpu-pci"));
         r = r ?: push_pair(argv, "-device", strdup("virtio-keyboard-pci"));
         r = r ?: push_pair(argv, "-device", strdup("virtio-tablet-pci"));
 
         if (spec->audio) {
                 /* QEMU 7.2 has no PipeWire audiodev (8.1 adds one) and no virtio-sound
                  * (8.2 adds it): PulseAudio, which PipeWire's pulse server provides, and
-                 * an Intel HDA codec. hda-output has no input, hda-duplex has one. */
+                 * an Intel HDA codec. hda-output has no input, hda-duplex has one.
+                 * mixer=off gives the guest no volume control and leaves the volume to the
+                 * host's sound server. With QEMU's default mixer=on, the guest's Master
+                 * control sets the stream's volume, and the guest kernel (Debian's 6.1)
+                 * starts it muted at 0% at every boot, so an app playing through ALSA is
+                 * silent until something in the guest unmutes it. */
                 const char *driver = has_text(spec->audio_driver) ? spec->audio_driver : "pa";
                 if (strcmp(driver, "pa") == 0 && has_text(spec->audio_server)) {
                         _cleanup_free_ char *server = vp_qemu_escape(spec->audio_server);
@@ -350,8 +372,8 @@ static int render_gui(const vp_vm_spec *spec, char ***argv)
                         r = r ?: push_pair(argv, "-audiodev", vp_strdup_printf("%s,id=audio0", driver));
                 }
                 r = r ?: push_pair(argv, "-device", strdup("intel-hda"));
-                r = r ?: push_pair(argv, "-device", strdup(spec->microphone ? "hda-duplex,audiodev=audio0"
-                                                                            : "hda-output,audiodev=audio0"));
+                r = r ?: push_pair(argv, "-device", strdup(spec->microphone ? "hda-duplex,audiodev=audio0,mixer=off"
+                                                                            : "hda-output,audiodev=audio0,mixer=off"));
         }
 
         if (spec->clipboard) {

@@ -101,6 +101,10 @@ typedef struct vp_vm_spec {
                                    * $XDG_RUNTIME_DIR/pulse/pid exists */
         bool microphone;          /* sound input as well; needs audio */
         bool clipboard;           /* the SPICE agent port com.redhat.spice.0 */
+        /* gpu=virgl: the host's DRM render node, e.g. /dev/dri/renderD128. The VM then gets
+         * virtio-gpu-gl, whose 3D commands virglrenderer runs on the host's GPU, and an
+         * OpenGL display. NULL: plain virtio-gpu, and the guest renders in software. */
+        const char *render_node;
         const char *const *extra_args; /* NULL-terminated, appended last; may be NULL */
 } vp_vm_spec;
 

@@ -103,6 +103,25 @@ static void make_hostname(const char *image_name, char ret[64])
         ret[n] = '\0';
 }
 
+/* Find the first DRM render node that this user can open read-write, for virglrenderer in
+ * QEMU. Sets *ret to its path, or NULL when there is none. Returns 0, or -ENOMEM. */
+static int find_render_node(char **ret)
+{
+        *ret = NULL;
+        /* The kernel numbers render nodes from 128, one per GPU. */
+        for (int minor = 128; minor < 192; minor++) {
+                char path[32];
+                snprintf(path, sizeof(path), "/dev/dri/renderD%d", minor);
+                int fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0)
+                        continue;
+                close(fd);
+                *ret = strdup(path);
+                return *ret ? 0 : -ENOMEM;
+        }
+        return 0;
+}
+
 static int write_config(run_context *ctx, vp_error *err)
 {
         const vp_run_options *o = ctx->options;
@@ -153,6 +172,8 @@ static int write_config(run_context *ctx, vp_error *err)
         /* render_spec() adds the sound card only to a graphical VM. */
         if (o->gui && o->audio)
                 r = r ?: config_append(f, "audio", "1");
+        if (o->gui && ctx->render_node)
+                r = r ?: config_append(f, "gpu", "virgl");
         if (o->debug)
                 r = r ?: config_append(f, "debug", "1");
 
@@ -417,6 +438,7 @@ static int render_spec(const run_context *ctx, vp_accel accel, const int *qemu_f
                         }
                 }
                 spec.clipboard = o->clipboard;
+                spec.render_node = ctx->render_node;
                 if (o->display == VP_DISPLAY_SPICE) {
                         spice_path = vp_strdup_printf("%s/spice.sock", ctx->runtime_dir);
                         if (!spice_path)
@@ -783,6 +805,7 @@ static void context_free(run_context *ctx)
         free(ctx->initrd);
         free(ctx->kernel_version);
         free(ctx->qemu_version);
+        free(ctx->render_node);
         json_decref(ctx->fingerprint);
         vp_run_stop_decompress(&ctx->decompressor);
 }
@@ -1099,6 +1122,15 @@ int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *er
                 goto out;
         if (notice)
                 notify(options, "%s", notice);
+
+        if (options->gui && options->virgl) {
+                r = find_render_node(&ctx.render_node);
+                if (r < 0)
+                        goto out;
+                if (!ctx.render_node)
+                        notify(options, "gpu=virgl: no DRM render node (/dev/dri/renderD*) that this user can "
+                                        "open, so the guest renders in software");
+        }
 
         r = prepare_runtime_dir(&ctx, err);
         if (r < 0)

@@ -50,13 +50,15 @@ typedef struct vp_run_options {
         unsigned timeout_s;      /* 0: no limit */
 
         /* A graphical app (display=wayland): machine must be q35. The VM gets virtio-gpu,
-         * a virtio keyboard and tablet, and the guest runs the app under cage. */
+         * a virtio keyboard and tablet, and the guest runs the app under its compositor. */
         bool gui;
         vp_display display;       /* with gui: window, SPICE socket (RUNDIR/spice.sock) or none */
         const char *window_title; /* with gui: NULL: the image name */
         bool audio;               /* audio=playback */
         bool microphone;          /* microphone=on; needs audio */
         bool clipboard;           /* clipboard=on-request */
+        bool virgl;               /* gpu=virgl: 3D through virglrenderer when the host has a
+                                   * DRM render node, else software rendering and a notice */
         /* Create the QEMU monitor (QMP) socket at this path instead of inside the runtime
          * directory, so that a test or debugger can connect to it, e.g. for a screendump.
          * It is removed when the run ends. NULL: private to the run. */

@@ -162,8 +162,13 @@ static char **build_environment(const init_config *c)
                 return NULL;
         env[n++] = (char *) "LANG=C.UTF-8";
         if (c->display) {
-                for (size_t i = 0; i < ELEMENTSOF(init_display_environment); i++)
-                        env[n++] = (char *) init_display_environment[i];
+                for (size_t i = 0; i < ELEMENTSOF(init_display_environment); i++) {
+                        const char *e = init_display_environment[i];
+                        /* With virgl, wlroots draws through Mesa's virgl driver. */
+                        if (c->virgl && strncmp(e, "WLR_RENDERER=", strlen("WLR_RENDERER=")) == 0)
+                                e = "WLR_RENDERER=gles2";
+                        env[n++] = (char *) e;
+                }
                 if (asprintf(&env[n++], "XDG_RUNTIME_DIR=/run/user/%u", (unsigned) c->uid) < 0)
                         return NULL;
                 if (c->compositor_socket && asprintf(&env[n++], "SWAYSOCK=%s", c->compositor_socket) < 0)

@@ -259,6 +259,12 @@ static int apply_key(init_config *c, const char *key, char *v)
                 c->audio = v[0] == '1';
                 return 0;
         }
+        if (strcmp(key, "gpu") == 0) {
+                if (strcmp(v, "virgl") != 0 && strcmp(v, "none") != 0)
+                        return -1;
+                c->virgl = v[0] == 'v';
+                return 0;
+        }
         if (strcmp(key, "debug") == 0) {
                 if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
                         return -1;

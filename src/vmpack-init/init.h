@@ -49,6 +49,7 @@ typedef struct init_config {
         bool display;         /* display=wayland: the app runs under sway or cage */
         char *compositor_socket; /* sway's IPC socket, set by init_setup_display() */
         bool audio;           /* audio=1: the VM has a sound card for the app */
+        bool virgl;           /* gpu=virgl: virtio-gpu has 3D, so wlroots renders with OpenGL ES */
         bool debug;
 } init_config;
 

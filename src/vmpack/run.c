@@ -378,9 +378,7 @@ static int apply_display_permissions(json_t *metadata, run_arguments *a, vp_erro
         a->options.audio = permission_is(permissions, "audio", "playback");
         a->options.microphone = a->options.audio && permission_is(permissions, "microphone", "on");
         a->options.clipboard = permission_is(permissions, "clipboard", "on-request");
-        if (permission_is(permissions, "gpu", "virgl") && a->options.notice)
-                a->options.notice(a->options.userdata,
-                                  "gpu=virgl is not supported yet; the guest renders in software");
+        a->options.virgl = permission_is(permissions, "gpu", "virgl");
         /* NOTE: a microphone without audio=playback gets no sound device at all. */
         return 0;
 }

@@ -362,6 +362,7 @@ void grant_apply(const instance_grant *g, supervise_spec *spec)
         spec->audio = spec->gui && granted(p->audio, "playback");
         spec->microphone = spec->audio && granted(p->microphone, "on");
         spec->clipboard = spec->gui && granted(p->clipboard, "on-request");
+        spec->virgl = spec->gui && granted(p->gpu, "virgl");
         spec->folders = g->folders;
         spec->n_folders = g->n_shares;
         spec->grant = g->detail;

@@ -142,6 +142,7 @@ static _noreturn_ void child_main(const char *name, const supervise_spec *spec, 
                 .audio = spec->audio,
                 .microphone = spec->microphone,
                 .clipboard = spec->clipboard,
+                .virgl = spec->virgl,
                 .window_title = spec->window_title,
         };
         vp_run_folder folders[VP_VM_MAX_SHARES];
@@ -206,10 +207,10 @@ static int open_log(const char *name, const char *file, int flags, vp_error *err
  * the resources and devices of the spec. */
 static void audit_vm_started(daemon_state *d, const char *name, const supervise_spec *spec, pid_t pid)
 {
-        json_t *detail = json_pack("{s:O?, s:i, s:I, s:b, s:b, s:b, s:b, s:i, s:i}", "grant", spec->grant,
+        json_t *detail = json_pack("{s:O?, s:i, s:I, s:b, s:b, s:b, s:b, s:b, s:i, s:i}", "grant", spec->grant,
                                    "cpus", (int) spec->cpus, "memory_mib", (json_int_t) spec->memory_mib, "gui",
                                    spec->gui, "audio", spec->audio, "microphone", spec->microphone, "clipboard",
-                                   spec->clipboard, "files", (int) (spec->files ? strv_length(spec->files) : 0),
+                                   spec->clipboard, "virgl", spec->virgl, "files", (int) (spec->files ? strv_length(spec->files) : 0),
                                    "supervisor_pid", (int) pid);
 
         audit_event(d, NULL, name, "vm-started", NULL, detail);

@@ -149,7 +149,7 @@ typedef struct supervise_spec {
         uint64_t memory_mib; /* 0: the vmrun default */
         bool resume;         /* start from the instance's saved state instead of booting */
         /* display=wayland and what the image's permissions grant with it, see vp_run_options */
-        bool gui, audio, microphone, clipboard;
+        bool gui, audio, microphone, clipboard, virgl;
         const char *window_title; /* "[WORKSPACE] INSTANCE" */
         /* The VM's grant (permissions, shares, devices), recorded in the detail of the
          * "vm-started" audit entry; may be NULL. Borrowed. */

@@ -135,6 +135,24 @@ static void config_audio(void **state)
         init_config_free(&c);
 }
 
+static void config_gpu(void **state)
+{
+        init_config c;
+        char error[256] = "";
+
+        assert_int_equal(parse("version=1\nroot=/dev/vda\narg=a\n", &c, error), 0);
+        assert_false(c.virgl);
+        init_config_free(&c);
+
+        assert_int_equal(parse("version=1\nroot=/dev/vda\narg=a\ngpu=virgl\n", &c, error), 0);
+        assert_true(c.virgl);
+        init_config_free(&c);
+
+        assert_int_equal(parse("version=1\nroot=/dev/vda\narg=a\ngpu=none\n", &c, error), 0);
+        assert_false(c.virgl);
+        init_config_free(&c);
+}
+
 static void config_rejects_invalid(void **state)
 {
         static const struct {
@@ -166,6 +184,7 @@ static void config_rejects_invalid(void **state)
                 { "version=1\nroot=/dev/vda\narg=a\nhostname=-bad\n", "invalid value for key 'hostname'" },
                 { "version=1\nroot=/dev/vda\narg=a\ndebug=yes\n", "invalid value for key 'debug'" },
                 { "version=1\nroot=/dev/vda\narg=a\naudio=playback\n", "invalid value for key 'audio'" },
+                { "version=1\nroot=/dev/vda\narg=a\ngpu=vulkan\n", "invalid value for key 'gpu'" },
                 { "version=1\nroot=/dev/vda\nno equals sign\n", "line 3: expected key=value" },
         };
 
@@ -313,6 +332,7 @@ int main(void)
                 cmocka_unit_test(config_full_with_escapes),
                 cmocka_unit_test(config_display_wayland),
                 cmocka_unit_test(config_audio),
+                cmocka_unit_test(config_gpu),
                 cmocka_unit_test(config_net_without_gateway),
                 cmocka_unit_test(config_rejects_invalid),
                 cmocka_unit_test(config_rejects_nul_and_oversize),

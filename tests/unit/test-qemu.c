@@ -263,6 +263,52 @@ static void render_gui_clipboard(void **state)
         assert_false(argv_contains(argv, "spicevmc"));
 }
 
+static void render_gui_virgl(void **state)
+{
+        static const struct {
+                vp_display display;
+                const char *option; /* the -display or -spice value */
+        } cases[] = {
+                { VP_DISPLAY_NONE, "egl-headless,rendernode=/dev/dri/renderD128" },
+                { VP_DISPLAY_GTK, "gtk,gl=on" },
+                { VP_DISPLAY_SDL, "sdl,gl=on" },
+                { VP_DISPLAY_SPICE, "unix=on,addr=/run/vmpack/run-abc/spice.sock,disable-ticketing=on,gl=on,"
+                                    "rendernode=/dev/dri/renderD128" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                vp_vm_spec spec = gui_spec();
+                _cleanup_strv_free_ char **argv = NULL;
+                vp_error err = {};
+
+                spec.display = cases[i].display;
+                spec.spice_socket = "/run/vmpack/run-abc/spice.sock";
+                spec.render_node = "/dev/dri/renderD128";
+                assert_int_equal(vp_qemu_render(&spec, &argv, &err), 0);
+                assert_true(argv_contains(argv, cases[i].option));
+                assert_true(argv_contains(argv, "virtio-gpu-gl-pci"));
+                assert_false(argv_contains(argv, "virtio-gpu-pci"));
+        }
+
+        /* Without a render node: plain virtio-gpu and no OpenGL display. */
+        vp_vm_spec spec = gui_spec();
+        _cleanup_strv_free_ char **argv = NULL;
+        vp_error err = {};
+        spec.display = VP_DISPLAY_GTK;
+        assert_int_equal(vp_qemu_render(&spec, &argv, &err), 0);
+        assert_true(argv_contains(argv, "virtio-gpu-pci"));
+        assert_true(argv_contains(argv, "gtk"));
+        assert_false(argv_contains(argv, "virtio-gpu-gl-pci"));
+
+        /* A relative render node, or one without a GPU, is a bad spec. */
+        spec.render_node = "dri/renderD128";
+        assert_int_equal(vp_qemu_render(&spec, &(char **) { NULL }, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "render node"));
+        spec = base_spec();
+        spec.render_node = "/dev/dri/renderD128";
+        assert_int_equal(vp_qemu_render(&spec, &(char **) { NULL }, &err), -EINVAL);
+}
+
 static void render_gui_rejects_bad_specs(void **state)
 {
         vp_vm_spec spec;
@@ -406,6 +452,7 @@ int main(void)
                 cmocka_unit_test(render_gui_audio_driver),
                 cmocka_unit_test(render_gui_audio_server),
                 cmocka_unit_test(render_gui_clipboard),
+                cmocka_unit_test(render_gui_virgl),
                 cmocka_unit_test(render_gui_rejects_bad_specs),
                 cmocka_unit_test(escape_doubles_commas),
                 cmocka_unit_test(render_rejects_auto_accel),
