@@ -101,10 +101,20 @@ static int start_daemon(vp_error *err)
         if (!log_path)
                 return vp_error_set(err, -ENOMEM, "out of memory");
 
+        /* The daemon writes its exec error here; a successful exec closes the pipe. */
+        int exec_pipe[2];
+        if (pipe2(exec_pipe, O_CLOEXEC) < 0)
+                return vp_error_set_errno(err, -errno, "pipe");
+
         pid_t pid = fork();
-        if (pid < 0)
-                return vp_error_set_errno(err, -errno, "fork");
+        if (pid < 0) {
+                r = -errno;
+                close(exec_pipe[0]);
+                close(exec_pipe[1]);
+                return vp_error_set_errno(err, r, "fork");
+        }
         if (pid == 0) {
+                close(exec_pipe[0]);
                 int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
                 if (null_fd < 0 || log_fd < 0 || setsid() < 0)
@@ -117,13 +127,26 @@ static int start_daemon(vp_error *err)
                 dup2(log_fd, STDOUT_FILENO);
                 dup2(log_fd, STDERR_FILENO);
                 execlp(program, program, (char *) NULL);
-                dprintf(STDERR_FILENO, "vmpack: starting %s failed: %s\n", program, strerror(errno));
+                int error = errno;
+                dprintf(STDERR_FILENO, "vmpack: starting %s failed: %s\n", program, strerror(error));
+                (void) !write(exec_pipe[1], &error, sizeof(error));
                 _exit(127);
         }
+        close(exec_pipe[1]);
 
-        int status;
-        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        int status, exec_error = 0;
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                close(exec_pipe[0]);
                 return vp_error_set(err, -ECHILD, "starting %s failed (see %s)", program, log_path);
+        }
+        /* Returns at the daemon's exec: end of file when it succeeded, the errno when not. */
+        ssize_t n;
+        while ((n = read(exec_pipe[0], &exec_error, sizeof(exec_error))) < 0 && errno == EINTR)
+                ;
+        close(exec_pipe[0]);
+        if (n == (ssize_t) sizeof(exec_error))
+                return vp_error_set(err, -exec_error, "vmpackd exited at start: starting %s failed: %s (log: %s)",
+                                    program, strerror(exec_error), log_path);
         return 0;
 }
 
