@@ -616,6 +616,11 @@ static int collect_result(const run_context *ctx, vm_attempt *a, int wait_status
                                     "the guest did not start the app within %d s; VM stopped "
                                     "(run with -v to see the guest console)",
                                     VP_RUN_TCG_BOOT_TIMEOUT_S);
+        if (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGSYS)
+                return vp_error_set(err, -EIO,
+                                    "QEMU was killed by signal %d (SIGSYS) before the app exited: its seccomp "
+                                    "sandbox (-sandbox) blocked a system call, such as starting another program",
+                                    SIGSYS);
         if (WIFSIGNALED(wait_status))
                 return vp_error_set(err, -EIO, "QEMU was killed by signal %d before the app exited",
                                     WTERMSIG(wait_status));
