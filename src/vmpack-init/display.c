@@ -93,7 +93,7 @@ static void give_nodes_to_user(const char *directory, const char *prefix, uid_t 
         closedir(d);
 }
 
-static bool read_line(const char *path, char *out, size_t out_size)
+bool init_read_line(const char *path, char *out, size_t out_size)
 {
         FILE *f = fopen(path, "re");
         bool ok = f && fgets(out, (int) out_size, f);
@@ -127,10 +127,10 @@ static void write_udev_entries(void)
                         continue;
 
                 snprintf(path, sizeof(path), "/sys/class/input/%s/dev", e->d_name);
-                if (!read_line(path, dev, sizeof(dev)))
+                if (!init_read_line(path, dev, sizeof(dev)))
                         continue;
                 snprintf(path, sizeof(path), "/sys/class/input/%s/device/capabilities/abs", e->d_name);
-                bool pointer = read_line(path, abs, sizeof(abs)) && strcmp(abs, "0") != 0;
+                bool pointer = init_read_line(path, abs, sizeof(abs)) && strcmp(abs, "0") != 0;
 
                 snprintf(path, sizeof(path), "/run/udev/data/c%s", dev);
                 FILE *f = fopen(path, "we");
@@ -275,7 +275,7 @@ int init_display_app_status(int compositor_status)
         (void) init_wait_for_path(STATUS_PATH, STATUS_WAIT_MS);
 
         /* The app's user can write the file, so it is parsed as untrusted. */
-        if (!read_line(STATUS_PATH, text, sizeof(text))) {
+        if (!init_read_line(STATUS_PATH, text, sizeof(text))) {
                 init_debug_log("no app status in %s: using the compositor's status %d", STATUS_PATH,
                                compositor_status);
                 return compositor_status;
@@ -329,7 +329,7 @@ pid_t init_display_app_group(pid_t compositor)
                 if (*end || pid <= 1)
                         continue;
                 snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-                if (!read_line(path, line, sizeof(line)) || !parse_stat(line, comm, sizeof(comm), &ppid, &pgrp))
+                if (!init_read_line(path, line, sizeof(line)) || !parse_stat(line, comm, sizeof(comm), &ppid, &pgrp))
                         continue;
                 /* A wrapper that leads its own group: cage's child, or under sway an orphan
                  * that init has adopted, because sway starts programs through a fork that
@@ -401,7 +401,7 @@ static void stop_sway(void)
                 char path[64], comm[32];
                 struct stat st;
                 snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
-                if (stat(path, &st) == 0 && st.st_uid == getuid() && read_line(path, comm, sizeof(comm)) &&
+                if (stat(path, &st) == 0 && st.st_uid == getuid() && init_read_line(path, comm, sizeof(comm)) &&
                     strcmp(comm, "sway") == 0)
                         kill((pid_t) atoi(e->d_name), SIGTERM);
         }

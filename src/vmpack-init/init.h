@@ -109,6 +109,9 @@ void init_switch_root(void);
 void init_mount_shares(const init_config *c);
 void init_mount_data(const init_config *c);
 int init_mkdir_p(const char *path, mode_t mode);
+/* display.c: read the first line of a file, such as a sysfs attribute, into out without
+ * its newline. Returns false when the file cannot be read or is empty. */
+bool init_read_line(const char *path, char *out, size_t out_size);
 /* Wait up to timeout_ms for path to exist. Returns 0 when it does. */
 int init_wait_for_path(const char *path, int timeout_ms);
 

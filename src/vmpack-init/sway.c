@@ -167,18 +167,6 @@ fail:;
         return -1;
 }
 
-static bool read_first_line(const char *path, char *out, size_t out_size)
-{
-        FILE *f = fopen(path, "re");
-        bool ok = f && fgets(out, (int) out_size, f);
-
-        if (f)
-                fclose(f);
-        if (ok)
-                out[strcspn(out, "\n")] = '\0';
-        return ok;
-}
-
 /* Find the first connected connector, make the kernel probe it again and read its
  * preferred mode, which the kernel lists first. The connector's sysfs name is
  * "card0-Virtual-1"; sway names the output after the part following "cardN-". */
@@ -197,7 +185,7 @@ static bool probe_preferred_mode(char *output, size_t output_size, unsigned *wid
                         continue;
 
                 snprintf(path, sizeof(path), DRM_SYSFS "/%s/status", e->d_name);
-                if (!read_first_line(path, text, sizeof(text)) || strcmp(text, "connected") != 0)
+                if (!init_read_line(path, text, sizeof(text)) || strcmp(text, "connected") != 0)
                         continue;
                 /* Writing "detect" makes the kernel probe the connector, which reads the new
                  * preferred mode from virtio-gpu. Through the DRM ioctl only the DRM master,
@@ -209,7 +197,7 @@ static bool probe_preferred_mode(char *output, size_t output_size, unsigned *wid
                         close(fd);
 
                 snprintf(path, sizeof(path), DRM_SYSFS "/%s/modes", e->d_name);
-                if (!read_first_line(path, text, sizeof(text)) || sscanf(text, "%ux%u", width, height) != 2)
+                if (!init_read_line(path, text, sizeof(text)) || sscanf(text, "%ux%u", width, height) != 2)
                         continue;
                 snprintf(output, output_size, "%s", dash + 1);
                 found = true;
