@@ -79,6 +79,8 @@ static int find_spice_port(char *ret_device, size_t size)
  *     and needs none: the host's qemu-vdagent runs with mouse=off, so no pointer events
  *     come through the agent, and the pointer stays on the virtio tablet.
  * With debug=1 it also gets -d and writes to the console, else to DAEMON_LOG_PATH.
+ * NOTE: init reaps the daemon but does not restart it, so after it exits the app runs
+ * without a clipboard.
  */
 static int start_daemon(void)
 {
@@ -91,9 +93,12 @@ static int start_daemon(void)
                 return 0;
         }
 
-        setsid();
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_UNBLOCK, &all, NULL);
         for (int sig = 1; sig < NSIG; sig++)
                 signal(sig, SIG_DFL);
+        setsid();
         int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
         int out = init_debug ? open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC)
                              : open(DAEMON_LOG_PATH, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
