@@ -52,7 +52,7 @@ pactl_test() {
 # A server for this test alone: its own HOME, XDG_RUNTIME_DIR and XDG_CONFIG_HOME, no default
 # script (-n), one null sink, the native protocol on a unix socket only, and no pid file.
 # Started as root, it warns that it is meant for a user session, which is harmless for a
-# private server. The native protocol keeps its default authentication, as in a desktop
+# private server. No real-time or raised priority: other tests share the CPUs. The native protocol keeps its default authentication, as in a desktop
 # session: a client of the server's own uid is let in by its socket credentials, which QEMU
 # sends from inside vmpack's user namespace.
 say "start a private PulseAudio server with a null sink"
@@ -61,7 +61,7 @@ chmod 0700 "$PULSE_DIR" "$PULSE_RUNTIME"
 env -i PATH="$PATH" HOME="$PULSE_DIR/home" XDG_RUNTIME_DIR="$PULSE_RUNTIME" \
         XDG_CONFIG_HOME="$PULSE_DIR/config" \
         pulseaudio -n --daemonize=no --exit-idle-time=-1 --disallow-exit --use-pid-file=no \
-        --system=no --log-target=stderr \
+        --system=no --realtime=no --high-priority=no --log-target=stderr \
         -L "module-null-sink sink_name=$PULSE_SINK rate=48000 channels=2" \
         -L "module-native-protocol-unix socket=$PULSE_SOCKET" \
         >"$TEST_TMP/pulseaudio.log" 2>&1 &
