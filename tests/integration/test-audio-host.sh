@@ -155,9 +155,9 @@ fact() {
         sed -n "s/^$1=//p" <<<"$2"
 }
 
-# Pass when the recording contains a tone of FREQ Hz: at least 1.5 s (speaker-test -l 1 plays
-# about 2.7 s, arecord -d 3 records 3 s), RMS at least 0.1 of full scale, the dominant
-# frequency within 5 Hz, and more tone than gaps.
+# Pass when the recording contains a tone of FREQ Hz. It must last at least 1.5 s, because
+# speaker-test -l 1 plays about 2.7 s and arecord -d 3 records 3 s. Its RMS must be at least
+# 0.1 of full scale, its dominant frequency within 5 Hz of FREQ, and its gaps shorter than it.
 expect_tone() {
         local name="$1" facts="$2" freq="$3"
         say "$name: $(tr '\n' ' ' <<<"$facts")"
