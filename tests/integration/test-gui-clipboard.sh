@@ -8,8 +8,9 @@
 # what the guest copies. In the guest, spice-vdagentd and the session agent spice-vdagent
 # connect that port to Xwayland's clipboard, which the app reads and sets with xclip.
 #
-# The same image without the grant has no agent port and runs no spice-vdagentd, and an
-# image with the grant but without the spice-vdagent package logs how to add it.
+# An image with the same packages but without the grant has no agent port and runs no
+# spice-vdagentd, and an image with the grant but without the spice-vdagent package logs
+# how to add it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 
