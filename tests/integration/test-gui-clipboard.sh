@@ -1,6 +1,6 @@
 #!/bin/bash
 # The clipboard of a graphical app granted clipboard=on-request works both ways, UTF-8
-# included. Checked without a screen: QEMU's VNC server stands in for the window. A wrapper
+# included. Checked without a screen: QEMU's VNC server takes the place of the window. A wrapper
 # named qemu-system-x86_64, first in PATH for this script only, adds `-vnc unix:SOCKET` to
 # the command line that vmpack run builds, and QEMU's VNC server and its qemu-vdagent
 # (the SPICE agent protocol on the port com.redhat.spice.0) share QEMU's clipboard.
@@ -51,9 +51,10 @@ extended_text="extended clipboard: 日本語テキスト ✓ Ελληνικά"
 guest_text="copied in the guest: Привет, мир ✓"
 
 # The app, as the user under sway: print the X clipboard each time it changes, until it
-# has the extended text, then copy guest_text and stay until the VM is stopped. xclip
-# stays in the background to serve the selection. A failed read (no owner yet) prints
-# nothing.
+# has the extended text, then copy guest_text. xclip stays in the background to serve the
+# selection. A failed read (no owner yet) prints nothing. Then count for 20 s the bytes
+# that the virtio tablet's event node (the one with absolute axes) delivers, and stay
+# until the VM is stopped.
 # shellcheck disable=SC2016 # expanded by the guest's shell, not here
 app='last=""
 echo "display=$DISPLAY"
@@ -68,9 +69,17 @@ while :; do
 done
 printf "%s" "$3" | xclip -selection clipboard -i
 echo "copied"
+for e in /sys/class/input/event*; do
+        abs="$(cat "$e/device/capabilities/abs" 2>/dev/null)"
+        [ -n "$abs" ] && [ "$abs" != 0 ] && tablet="/dev/input/${e##*/}"
+done
+echo "tablet=$tablet"
+timeout 20 cat "$tablet" >/tmp/tablet-events
+echo "tablet-bytes=$(wc -c </tmp/tablet-events)"
 sleep 3600'
 
 vnc="$TEST_TMP/vnc.sock"
+qmp="$TEST_TMP/qmp.sock"
 real_qemu="$(command -v qemu-system-x86_64)"
 mkdir -p "$TEST_TMP/bin"
 cat >"$TEST_TMP/bin/qemu-system-x86_64" <<WRAPPER
@@ -80,7 +89,7 @@ WRAPPER
 chmod +x "$TEST_TMP/bin/qemu-system-x86_64"
 
 say "boot guiclip with a VNC server on $vnc (test only)"
-PATH="$TEST_TMP/bin:$PATH" "$VMPACK" run -v --display none --timeout 900 --entrypoint sh guiclip \
+PATH="$TEST_TMP/bin:$PATH" "$VMPACK" run -v --display none --qmp "$qmp" --timeout 900 --entrypoint sh guiclip \
         -c "$app" sh "$legacy_text" "$extended_text" "$guest_text" >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
 vmpack_pid=$!
 stop_vm() {
@@ -107,6 +116,42 @@ pass "host to guest, ClientCutText: the app read '$legacy_text'"
 grep -qxF "clipboard: $extended_text" "$TEST_TMP/out" || fail "the app did not print the extended text"
 pass "host to guest, extended clipboard: the app read '$extended_text'"
 pass "guest to host: the VNC client read '$guest_text'"
+
+# With mouse=on, QEMU would route the pointer to qemu-vdagent once the guest's agent is
+# connected, and the tablet would get nothing.
+say "the pointer still reaches the virtio tablet with the agent connected"
+for _ in $(seq 60); do
+        grep -q "^tablet=" "$TEST_TMP/out" && break
+        sleep 1
+done
+grep -q "^tablet=/dev/input/event" "$TEST_TMP/out" || fail "the app found no tablet: $(cat "$TEST_TMP/out")"
+python3 - "$qmp" <<'QMP' || fail "sending pointer moves through QMP failed"
+import json, socket, sys, time
+sock = socket.socket(socket.AF_UNIX)
+sock.connect(sys.argv[1])
+stream = sock.makefile("rw")
+stream.readline()
+for command in [{"execute": "qmp_capabilities"}] + [
+        {"execute": "input-send-event",
+         "arguments": {"events": [{"type": "abs", "data": {"axis": "x", "value": 1000 + 500 * i}},
+                                  {"type": "abs", "data": {"axis": "y", "value": 1000 + 400 * i}}]}}
+        for i in range(20)]:
+    stream.write(json.dumps(command) + "\n")
+    stream.flush()
+    reply = json.loads(stream.readline())
+    while "return" not in reply and "error" not in reply:
+        reply = json.loads(stream.readline())
+    if "error" in reply:
+        sys.exit(f"QMP {command['execute']}: {reply['error']}")
+    time.sleep(0.1)
+QMP
+for _ in $(seq 60); do
+        grep -q "^tablet-bytes=" "$TEST_TMP/out" && break
+        sleep 1
+done
+bytes="$(sed -n 's/^tablet-bytes=//p' "$TEST_TMP/out")"
+[ -n "$bytes" ] && [ "$bytes" -gt 0 ] || fail "the tablet delivered ${bytes:-no} bytes for 20 pointer moves"
+pass "20 pointer moves reached the tablet as $bytes bytes of input events"
 stop_vm
 trap _vp_test_cleanup EXIT
 
