@@ -9,41 +9,14 @@
 # tell apart from a real one.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
+. "$(dirname "$0")/gui-lib.sh"
 
 require_cmd qemu-system-x86_64 mmdebstrap tar2sqfs
 unset DISPLAY WAYLAND_DISPLAY
 
-write_recipe() {
-        local name="$1" audio="$2"
-        mkdir -p "$TEST_TMP/$name"
-        cat >"$TEST_TMP/$name/$name.vmpack" <<RECIPE
-[App]
-Name=Screendump test terminal
-Exec=foot --override=colors.background=ff0000 sleep 3600
-Packages=sway;xwayland;foot;fonts-dejavu-core
-
-[Resources]
-Memory=512M
-
-[Permissions]
-display=wayland
-$audio
-RECIPE
-        # Keep the text of test-gui-screendump.sh's recipe byte for byte when there is no
-        # grant, so that both scripts share one cached image.
-        if [ -z "$audio" ]; then
-                sed -i '$d' "$TEST_TMP/$name/$name.vmpack"
-        fi
-        # --force: the recipe lives in this run's temporary directory, so an image of this
-        # name was built from another path by an earlier run.
-        "$VMPACK" build --force "$TEST_TMP/$name" >"$TEST_TMP/build-$name.log" 2>&1 ||
-                fail "vmpack build $name failed: $(tail -5 "$TEST_TMP/build-$name.log")"
-        pass "image $name built"
-}
-
-write_recipe guitest ""
-write_recipe guiaudio "audio=playback"
-write_recipe guimic $'audio=playback\nmicrophone=on'
+build_gui_image guitest
+build_gui_image guiaudio "audio=playback"
+build_gui_image guimic "audio=playback" "microphone=on"
 
 # The checks run as the app's user under sway. Each prints one line.
 # shellcheck disable=SC2016 # expanded by the guest's shell, not here

@@ -6,27 +6,12 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 . "$(dirname "$0")/instance-lib.sh"
+. "$(dirname "$0")/gui-lib.sh"
 
 require_cmd qemu-system-x86_64 python3 mmdebstrap tar2sqfs
 unset DISPLAY WAYLAND_DISPLAY
 
-recipe="$TEST_TMP/guitest"
-mkdir -p "$recipe"
-cat >"$recipe/guitest.vmpack" <<'RECIPE'
-[App]
-Name=Screendump test terminal
-Exec=foot --override=colors.background=ff0000 sleep 3600
-Packages=sway;xwayland;foot;fonts-dejavu-core
-
-[Resources]
-Memory=512M
-
-[Permissions]
-display=wayland
-RECIPE
-# --force: the recipe lives in this run's temporary directory, so the image named
-# guitest was built from another path by an earlier run.
-"$VMPACK" build --force "$recipe" >"$TEST_TMP/build.log" 2>&1 || fail "vmpack build failed: $(tail -5 "$TEST_TMP/build.log")"
+build_gui_image guitest
 
 # Workspace work allows the display and 512 MiB; without policy files only "default" exists.
 mkdir -p "$VMPACK_CONFIG_DIR/policy.d"

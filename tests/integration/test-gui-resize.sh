@@ -10,31 +10,16 @@
 # widths are not multiples of 8, which the guest rounds down to.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
+. "$(dirname "$0")/gui-lib.sh"
 
 require_cmd qemu-system-x86_64 python3 mmdebstrap tar2sqfs Xvfb xdotool
 
 new_width=1024
 new_height=700
 
-# The same recipe as test-gui-screendump.sh, so the image is built once for both.
-recipe="$TEST_TMP/guitest"
-mkdir -p "$recipe"
-cat >"$recipe/guitest.vmpack" <<'RECIPE'
-[App]
-Name=Screendump test terminal
-Exec=foot --override=colors.background=ff0000 sleep 3600
-Packages=sway;xwayland;foot;fonts-dejavu-core
-
-[Resources]
-Memory=512M
-
-[Permissions]
-display=wayland
-RECIPE
-
+# The same image as test-gui-screendump.sh, built once for both.
 say "build the guitest image (cached by recipe digest)"
-"$VMPACK" build --force "$recipe" >"$TEST_TMP/build.log" 2>&1 || fail "vmpack build failed: $(tail -5 "$TEST_TMP/build.log")"
-pass "image built"
+build_gui_image guitest
 
 vnc="$TEST_TMP/vnc.sock"
 qmp="$TEST_TMP/qmp.sock"
@@ -57,11 +42,6 @@ trap 'stop_vm; _vp_test_cleanup' EXIT
 
 screendump() {
         python3 "$VMPACK_SOURCE_ROOT/tests/integration/qmp-screendump.py" "$qmp" "$@"
-}
-
-# The size in a qmp-screendump.py report line.
-screen_size() {
-        sed -n 's/^screendump [^ ]*: \([0-9]*x[0-9]*\),.*/\1/p' "$1"
 }
 
 shot="$VMPACK_BUILD_ROOT/gui-resize-before.png"

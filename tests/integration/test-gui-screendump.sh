@@ -9,31 +9,14 @@
 # shows the app and reports its status.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
+. "$(dirname "$0")/gui-lib.sh"
 
 require_cmd qemu-system-x86_64 python3 mmdebstrap tar2sqfs
 
 # A terminal with a red background under sway. foot is a native Wayland client; xwayland
 # runs the X11 apps of real recipes.
-recipe="$TEST_TMP/guitest"
-mkdir -p "$recipe"
-cat >"$recipe/guitest.vmpack" <<'RECIPE'
-[App]
-Name=Screendump test terminal
-Exec=foot --override=colors.background=ff0000 sleep 3600
-Packages=sway;xwayland;foot;fonts-dejavu-core
-
-[Resources]
-Memory=512M
-
-[Permissions]
-display=wayland
-RECIPE
-
 say "build the guitest image (cached by recipe digest)"
-# --force: the recipe lives in this run's temporary directory, so the image named
-# guitest was built from another path by an earlier run.
-"$VMPACK" build --force "$recipe" >"$TEST_TMP/build.log" 2>&1 || fail "vmpack build failed: $(tail -5 "$TEST_TMP/build.log")"
-pass "image built"
+build_gui_image guitest
 
 say "bad display options are rejected before a VM starts"
 touch "$TEST_TMP/not-a-socket"
@@ -139,7 +122,7 @@ say "an image with cage instead of sway still runs its app"
 cage_recipe="$TEST_TMP/guicage"
 mkdir -p "$cage_recipe"
 sed -e 's/^Packages=sway;/Packages=cage;/' -e 's/^Name=.*/Name=Screendump test terminal under cage/' \
-        "$recipe/guitest.vmpack" >"$cage_recipe/guicage.vmpack"
+        "$TEST_TMP/guitest/guitest.vmpack" >"$cage_recipe/guicage.vmpack"
 "$VMPACK" build --force "$cage_recipe" >"$TEST_TMP/build-cage.log" 2>&1 ||
         fail "vmpack build guicage failed: $(tail -5 "$TEST_TMP/build-cage.log")"
 pass "image guicage built"

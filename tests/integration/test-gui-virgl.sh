@@ -5,29 +5,13 @@
 # virtio-gpu and the guest renders with pixman. Either way the app fills the screen.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
+. "$(dirname "$0")/gui-lib.sh"
 
 require_cmd qemu-system-x86_64 python3 mmdebstrap tar2sqfs
 unset DISPLAY WAYLAND_DISPLAY
 
-recipe="$TEST_TMP/guivirgl"
-mkdir -p "$recipe"
-cat >"$recipe/guivirgl.vmpack" <<'RECIPE'
-[App]
-Name=Virgl test terminal
-Exec=foot --override=colors.background=ff0000 sleep 3600
-Packages=sway;xwayland;foot;fonts-dejavu-core
-
-[Resources]
-Memory=512M
-
-[Permissions]
-display=wayland
-gpu=virgl
-RECIPE
-
 say "build the guivirgl image (cached by recipe digest)"
-"$VMPACK" build --force "$recipe" >"$TEST_TMP/build.log" 2>&1 || fail "vmpack build failed: $(tail -5 "$TEST_TMP/build.log")"
-pass "image built"
+build_gui_image guivirgl "gpu=virgl"
 
 render_node=""
 for node in /dev/dri/renderD*; do
