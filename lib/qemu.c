@@ -336,15 +336,17 @@ static int render_gui(const vp_vm_spec *spec, char ***argv)
                 if (!path)
                         return -ENOMEM;
                 /* Only the owner of the runtime directory can reach the socket, so no
-                 * ticket (password) is needed. */
+                 * ticket (password) is needed. agent-mouse=off keeps the pointer on the
+                 * virtio tablet when a clipboard agent is connected. */
                 r = r ?: push_pair(argv, "-display", strdup("none"));
                 if (gl)
                         r = r ?: push_pair(argv, "-spice",
-                                           vp_strdup_printf("unix=on,addr=%s,disable-ticketing=on,gl=on,rendernode=%s",
+                                           vp_strdup_printf("unix=on,addr=%s,disable-ticketing=on,agent-mouse=off,gl=on,"
+                                                            "rendernode=%s",
                                                             path, node));
                 else
                         r = r ?: push_pair(argv, "-spice",
-                                           vp_strdup_printf("unix=on,addr=%s,disable-ticketing=on", path));
+                                           vp_strdup_printf("unix=on,addr=%s,disable-ticketing=on,agent-mouse=off", path));
                 break;
         }
         }
@@ -385,9 +387,8 @@ static int render_gui(const vp_vm_spec *spec, char ***argv)
                  * GTK window does not share the host's clipboard with the guest.
                  * mouse=off keeps the pointer on the virtio tablet: with mouse=on QEMU
                  * sends pointer events through the agent once it connects, and the
-                 * guest's agent has no uinput device to pass them on. spice-server
-                 * likewise routes them through a connected agent unless -spice has
-                 * agent-mouse=off, which it lacks (untested). */
+                 * guest's agent has no uinput device to pass them on. -spice has
+                 * agent-mouse=off for the same reason. */
                 if (spec->display == VP_DISPLAY_SPICE)
                         r = r ?: push_pair(argv, "-chardev", strdup("spicevmc,id=vdagent,name=vdagent"));
                 else

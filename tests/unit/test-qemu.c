@@ -272,7 +272,7 @@ static void render_gui_virgl(void **state)
                 { VP_DISPLAY_NONE, "egl-headless,rendernode=/dev/dri/renderD128" },
                 { VP_DISPLAY_GTK, "gtk,gl=on" },
                 { VP_DISPLAY_SDL, "sdl,gl=on" },
-                { VP_DISPLAY_SPICE, "unix=on,addr=/run/vmpack/run-abc/spice.sock,disable-ticketing=on,gl=on,"
+                { VP_DISPLAY_SPICE, "unix=on,addr=/run/vmpack/run-abc/spice.sock,disable-ticketing=on,agent-mouse=off,gl=on,"
                                     "rendernode=/dev/dri/renderD128" },
         };
 
