@@ -32,6 +32,8 @@ import sys
 import time
 import zlib
 
+from rfb import ProtocolError, connect, handshake, read_exact
+
 ENCODING_RAW = 0
 ENCODING_EXTENDED_CLIPBOARD = -1063131698  # 0xc0a1e5ce as a signed 32-bit value
 MSG_SET_ENCODINGS = 2
@@ -52,61 +54,8 @@ CLIPBOARD_PROVIDE = 1 << 28
 MAX_MESSAGE = 1 << 20
 
 
-class ProtocolError(Exception):
-    pass
-
-
 class StepTimeout(Exception):
     pass
-
-
-def connect(path, deadline):
-    while True:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(path)
-            return sock
-        except OSError:
-            sock.close()
-            if time.monotonic() > deadline:
-                raise StepTimeout(f"VNC socket {path} did not accept a connection")
-            time.sleep(0.5)
-
-
-def read_exact(sock, size):
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise ProtocolError("the VNC server closed the connection")
-        data += chunk
-    return data
-
-
-def handshake(sock):
-    """RFB 3.8 version and security handshake, ClientInit and ServerInit."""
-    version = read_exact(sock, 12)
-    if not version.startswith(b"RFB 003."):
-        raise ProtocolError(f"not an RFB server: greeting {version!r}")
-    sock.sendall(b"RFB 003.008\n")
-    count = read_exact(sock, 1)[0]
-    if count == 0:
-        length = struct.unpack(">I", read_exact(sock, 4))[0]
-        reason = read_exact(sock, min(length, 4096)).decode(errors="replace")
-        raise ProtocolError(f"the VNC server refused the connection: {reason}")
-    types = read_exact(sock, count)
-    if 1 not in types:
-        raise ProtocolError(f"the VNC server wants authentication (security types {list(types)}); "
-                            "start QEMU with -vnc unix:PATH and no password")
-    sock.sendall(b"\x01")
-    result = struct.unpack(">I", read_exact(sock, 4))[0]
-    if result != 0:
-        raise ProtocolError(f"security handshake failed with result {result}")
-    sock.sendall(b"\x01")  # ClientInit: shared
-    read_exact(sock, 4)  # width, height
-    read_exact(sock, 16)  # pixel format
-    name_length = struct.unpack(">I", read_exact(sock, 4))[0]
-    read_exact(sock, min(name_length, 4096))
 
 
 def send_extended(sock, flags, payload=b""):
@@ -258,7 +207,7 @@ def main():
         seconds = guest_to_host(sock, timeout, guest)
         print(f"vnc-clipboard: the guest's clipboard reached the client after {seconds:.1f} s")
         sock.close()
-    except StepTimeout as e:
+    except (StepTimeout, TimeoutError) as e:
         print(f"vnc-clipboard: {e}", file=sys.stderr)
         return 1
     except (OSError, ProtocolError, zlib.error) as e:

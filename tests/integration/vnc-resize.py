@@ -13,10 +13,11 @@ ExtendedDesktopSize rectangle whose status says whether it forwarded the request
 Prints the status and exits 0 when QEMU forwarded the request, 1 when it refused it (the
 display has no UI info, as with a standard VGA), 2 on a connection or protocol error.
 """
-import socket
 import struct
 import sys
 import time
+
+from rfb import ProtocolError, connect, handshake, read_exact
 
 ENCODING_DESKTOP_SIZE = -223
 ENCODING_EXTENDED_DESKTOP_SIZE = -308
@@ -32,60 +33,6 @@ STATUS = {
     3: "invalid screen layout",
     4: "request forwarded",
 }
-
-
-class ProtocolError(Exception):
-    pass
-
-
-def connect(path, deadline):
-    while True:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(path)
-            return sock
-        except OSError:
-            sock.close()
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"VNC socket {path} did not accept a connection")
-            time.sleep(0.5)
-
-
-def read_exact(sock, size):
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise ProtocolError("the VNC server closed the connection")
-        data += chunk
-    return data
-
-
-def handshake(sock):
-    """RFB 3.8 version and security handshake, ClientInit and ServerInit."""
-    version = read_exact(sock, 12)
-    if not version.startswith(b"RFB 003."):
-        raise ProtocolError(f"not an RFB server: greeting {version!r}")
-    sock.sendall(b"RFB 003.008\n")
-    count = read_exact(sock, 1)[0]
-    if count == 0:
-        length = struct.unpack(">I", read_exact(sock, 4))[0]
-        reason = read_exact(sock, min(length, 4096)).decode(errors="replace")
-        raise ProtocolError(f"the VNC server refused the connection: {reason}")
-    types = read_exact(sock, count)
-    if 1 not in types:
-        raise ProtocolError(f"the VNC server wants authentication (security types {list(types)}); "
-                            "start QEMU with -vnc unix:PATH and no password")
-    sock.sendall(b"\x01")
-    result = struct.unpack(">I", read_exact(sock, 4))[0]
-    if result != 0:
-        raise ProtocolError(f"security handshake failed with result {result}")
-    sock.sendall(b"\x01")  # ClientInit: shared
-    width, height = struct.unpack(">HH", read_exact(sock, 4))
-    read_exact(sock, 16)  # pixel format
-    name_length = struct.unpack(">I", read_exact(sock, 4))[0]
-    read_exact(sock, min(name_length, 4096))
-    return width, height
 
 
 def skip_rectangle_payload(sock, encoding, width, height):
