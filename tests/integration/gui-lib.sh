@@ -1,30 +1,24 @@
 # shellcheck shell=bash
 # Helpers for the test-gui-* scripts; source it after lib.sh.
 #
-#   build_gui_image NAME [LINE...]   write $TEST_TMP/NAME/NAME.vmpack, a foot terminal with a
-#                                    red background under sway, with each LINE added to its
-#                                    [Permissions] after display=wayland, and build it. With
-#                                    no LINE the recipe's text is the same in every script,
-#                                    so the scripts share one cached image.
+#   build_test_image NAME TITLE EXEC PACKAGES [LINE...]
+#                                    write $TEST_TMP/NAME/NAME.vmpack, a display=wayland
+#                                    recipe named TITLE that runs EXEC with the Debian
+#                                    PACKAGES (';'-separated) and 512 MiB, with each LINE
+#                                    added to its [Permissions], and build it
+#   build_gui_image NAME [LINE...]   the same for a foot terminal with a red background
+#                                    under sway. With no LINE the recipe's text is the
+#                                    same in every script, so the scripts share one
+#                                    cached image.
 #   screen_size REPORT_FILE          the WIDTHxHEIGHT of a qmp-screendump.py report line
 
-build_gui_image() {
-        local name="$1"
-        shift
+build_test_image() {
+        local name="$1" title="$2" exec_line="$3" packages="$4"
+        shift 4
         mkdir -p "$TEST_TMP/$name"
         {
-                cat <<'RECIPE'
-[App]
-Name=Screendump test terminal
-Exec=foot --override=colors.background=ff0000 sleep 3600
-Packages=sway;xwayland;foot;fonts-dejavu-core
-
-[Resources]
-Memory=512M
-
-[Permissions]
-display=wayland
-RECIPE
+                printf '[App]\nName=%s\nExec=%s\nPackages=%s\n\n' "$title" "$exec_line" "$packages"
+                printf '[Resources]\nMemory=512M\n\n[Permissions]\ndisplay=wayland\n'
                 [ $# -eq 0 ] || printf '%s\n' "$@"
         } >"$TEST_TMP/$name/$name.vmpack"
         # --force: the recipe lives in this run's temporary directory, so an image of this
@@ -32,6 +26,13 @@ RECIPE
         "$VMPACK" build --force "$TEST_TMP/$name" >"$TEST_TMP/build-$name.log" 2>&1 ||
                 fail "vmpack build $name failed: $(tail -5 "$TEST_TMP/build-$name.log")"
         pass "image $name built"
+}
+
+build_gui_image() {
+        local name="$1"
+        shift
+        build_test_image "$name" "Screendump test terminal" "foot --override=colors.background=ff0000 sleep 3600" \
+                "sway;xwayland;foot;fonts-dejavu-core" "$@"
 }
 
 screen_size() {

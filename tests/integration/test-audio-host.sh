@@ -16,6 +16,7 @@
 #      monitor.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
+. "$(dirname "$0")/gui-lib.sh"
 . "$(dirname "$0")/instance-lib.sh"
 
 require_cmd qemu-system-x86_64 qemu-img mmdebstrap tar2sqfs pulseaudio parec pactl python3
@@ -187,33 +188,16 @@ expect_silence() {
         pass "$name: the monitor stayed silent for $(fact seconds "$facts") s"
 }
 
-# Build image NAME with the permission lines PERMISSIONS after display=wayland.
+# Build image NAME with each further argument as a permission line after display=wayland.
 build_image() {
-        local name="$1" permissions="$2"
-        mkdir -p "$TEST_TMP/$name"
-        cat >"$TEST_TMP/$name/$name.vmpack" <<RECIPE
-[App]
-Name=Audio test tone
-Exec=speaker-test -t sine -f 440 -l 1
-Packages=cage;xwayland;alsa-utils
-
-[Resources]
-Memory=512M
-
-[Permissions]
-display=wayland
-$permissions
-RECIPE
-        # --force: the recipe lives in this run's temporary directory, so an image of this
-        # name was built from another path by an earlier run.
-        "$VMPACK" build --force "$TEST_TMP/$name" >"$TEST_TMP/build-$name.log" 2>&1 ||
-                fail "vmpack build $name failed: $(tail -5 "$TEST_TMP/build-$name.log")"
-        pass "image $name built"
+        local name="$1"
+        shift
+        build_test_image "$name" "Audio test tone" "speaker-test -t sine -f 440 -l 1" "sway;xwayland;alsa-utils" "$@"
 }
 
-say "build the test images (cage, xwayland, alsa-utils)"
+say "build the test images (sway, xwayland, alsa-utils)"
 build_image audiohost "audio=playback"
-build_image audiomic $'audio=playback\nmicrophone=on'
+build_image audiomic "audio=playback" "microphone=on"
 
 say "vmpack run with the server at \$XDG_RUNTIME_DIR/pulse/native (up to 600 s under TCG)"
 record_start "$TEST_TMP/run.raw"

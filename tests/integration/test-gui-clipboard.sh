@@ -13,38 +13,16 @@
 # how to add it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
+. "$(dirname "$0")/gui-lib.sh"
 
 require_cmd qemu-system-x86_64 python3 mmdebstrap tar2sqfs
 unset DISPLAY WAYLAND_DISPLAY
 
-# NAME PACKAGES PERMISSION: build a terminal image under sway.
-build_recipe() {
-        local name="$1" packages="$2" permission="$3"
-        mkdir -p "$TEST_TMP/$name"
-        cat >"$TEST_TMP/$name/$name.vmpack" <<RECIPE
-[App]
-Name=Clipboard test terminal
-Exec=foot sleep 3600
-Packages=$packages
-
-[Resources]
-Memory=512M
-
-[Permissions]
-display=wayland
-$permission
-RECIPE
-        # --force: the recipe lives in this run's temporary directory, so an image of this
-        # name was built from another path by an earlier run.
-        "$VMPACK" build --force "$TEST_TMP/$name" >"$TEST_TMP/build-$name.log" 2>&1 ||
-                fail "vmpack build $name failed: $(tail -5 "$TEST_TMP/build-$name.log")"
-        pass "image $name built"
-}
-
 agent_packages="sway;xwayland;foot;fonts-dejavu-core;spice-vdagent;xclip"
-build_recipe guiclip "$agent_packages" "clipboard=on-request"
-build_recipe guiclipnone "$agent_packages" ""
-build_recipe guiclipnopkg "sway;xwayland;foot;fonts-dejavu-core;xclip" "clipboard=on-request"
+build_test_image guiclip "Clipboard test terminal" "foot sleep 3600" "$agent_packages" "clipboard=on-request"
+build_test_image guiclipnone "Clipboard test terminal" "foot sleep 3600" "$agent_packages"
+build_test_image guiclipnopkg "Clipboard test terminal" "foot sleep 3600" "sway;xwayland;foot;fonts-dejavu-core;xclip" \
+        "clipboard=on-request"
 
 legacy_text="plain ClientCutText: Grüße, naïve café"
 extended_text="extended clipboard: 日本語テキスト ✓ Ελληνικά"
