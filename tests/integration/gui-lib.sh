@@ -11,6 +11,9 @@
 #                                    same in every script, so the scripts share one
 #                                    cached image.
 #   screen_size REPORT_FILE          the WIDTHxHEIGHT of a qmp-screendump.py report line
+#   add_vnc_server SOCKET            write $TEST_TMP/bin/qemu-system-x86_64, a wrapper that
+#                                    adds `-vnc unix:SOCKET`, which normal runs do not
+#                                    have; run vmpack with PATH="$TEST_TMP/bin:$PATH"
 
 build_test_image() {
         local name="$1" title="$2" exec_line="$3" packages="$4"
@@ -37,4 +40,15 @@ build_gui_image() {
 
 screen_size() {
         sed -n 's/^screendump [^ ]*: \([0-9]*x[0-9]*\),.*/\1/p' "$1"
+}
+
+add_vnc_server() {
+        local real_qemu
+        real_qemu="$(command -v qemu-system-x86_64)"
+        mkdir -p "$TEST_TMP/bin"
+        cat >"$TEST_TMP/bin/qemu-system-x86_64" <<WRAPPER
+#!/bin/sh
+exec "$real_qemu" "\$@" -vnc "unix:$1"
+WRAPPER
+        chmod +x "$TEST_TMP/bin/qemu-system-x86_64"
 }

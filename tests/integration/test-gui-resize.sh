@@ -23,13 +23,7 @@ build_gui_image guitest
 
 vnc="$TEST_TMP/vnc.sock"
 qmp="$TEST_TMP/qmp.sock"
-real_qemu="$(command -v qemu-system-x86_64)"
-mkdir -p "$TEST_TMP/bin"
-cat >"$TEST_TMP/bin/qemu-system-x86_64" <<WRAPPER
-#!/bin/sh
-exec "$real_qemu" "\$@" -vnc "unix:$vnc"
-WRAPPER
-chmod +x "$TEST_TMP/bin/qemu-system-x86_64"
+add_vnc_server "$vnc"
 
 say "boot the app with a VNC server on $vnc (test only)"
 PATH="$TEST_TMP/bin:$PATH" "$VMPACK" run -v --display none --qmp "$qmp" guitest >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
