@@ -158,11 +158,14 @@ void vp_run_exec_qemu(const run_context *ctx, char **argv, const int *keep_fds, 
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
                 _exit(VP_STATUS_VM_FAILURE);
 
-        /* GTK's accessibility bridge connects to the session bus. Without
-         * DBUS_SESSION_BUS_ADDRESS (an ssh -X session, Xvfb), GLib runs dbus-launch to find
-         * one, and QEMU's seccomp filter (spawn=deny) kills QEMU with SIGSYS for it. */
-        if (!getenv("DBUS_SESSION_BUS_ADDRESS"))
+        /* GTK's accessibility bridge and SDL connect to the session bus. Without
+         * DBUS_SESSION_BUS_ADDRESS (an ssh -X session, Xvfb), GLib and libdbus run
+         * dbus-launch to find one, and QEMU's seccomp filter (spawn=deny) kills QEMU with
+         * SIGSYS for it. libdbus's "disabled:" address fails at once instead. */
+        if (!getenv("DBUS_SESSION_BUS_ADDRESS")) {
+                setenv("DBUS_SESSION_BUS_ADDRESS", "disabled:", 1);
                 setenv("NO_AT_BRIDGE", "1", 1);
+        }
 
         execvp(argv[0], argv);
         snprintf(error, sizeof(error), "exec %s: %s (is QEMU installed? run scripts/setup)", argv[0], strerror(errno));

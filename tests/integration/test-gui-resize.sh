@@ -6,8 +6,8 @@
 # message that a VNC client sends when its window is resized; QEMU 7.2 passes the size to
 # virtio-gpu as the guest's new preferred mode. QMP screendumps then show that the guest's
 # framebuffer took the new size, smaller and then larger, with the app filling it.
-# Then the same with a real QEMU GTK window on an Xvfb server, resized with xdotool. Its
-# widths are not multiples of 8, which the guest rounds down to.
+# Then the same with real QEMU GTK and SDL windows on an Xvfb server, resized with
+# xdotool. Their widths are not multiples of 8, which the guest rounds down to.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run-lib.sh"
 . "$(dirname "$0")/gui-lib.sh"
@@ -79,27 +79,27 @@ Xvfb -displayfd "$display_fd" -screen 0 1920x1200x24 -nolisten tcp >"$TEST_TMP/x
 xvfb_pid=$!
 read -r -t 30 -u "$display_fd" display_number || fail "Xvfb did not start: $(tail -3 "$TEST_TMP/xvfb.log")"
 export DISPLAY=":$display_number"
-# No session bus, as in an ssh -X session: GTK must not make QEMU start dbus-launch, which
-# its seccomp filter forbids.
+# No session bus, as in an ssh -X session: GTK and SDL must not make QEMU start
+# dbus-launch, which its seccomp filter forbids.
 unset DBUS_SESSION_BUS_ADDRESS
 rm -f "$qmp"
 "$VMPACK" run -v --display gtk --qmp "$qmp" guitest >"$TEST_TMP/out-gtk" 2>"$TEST_TMP/err" &
 vmpack_pid=$!
 trap 'stop_vm; kill "$xvfb_pid" 2>/dev/null || true; _vp_test_cleanup' EXIT
-screendump "$VMPACK_BUILD_ROOT/gui-resize-gtk.png" ff0000 300 >"$TEST_TMP/before.txt" ||
+screendump "$VMPACK_BUILD_ROOT/gui-resize-window.png" ff0000 300 >"$TEST_TMP/before.txt" ||
         fail "the app did not fill the screen in the GTK window: $(cat "$TEST_TMP/before.txt"); $(tail -5 "$TEST_TMP/err")"
 window="$(xdotool search --name guitest | head -1)"
 [ -n "$window" ] || fail "no X window named guitest on $DISPLAY"
 pass "the app fills the GTK window's screen at $(screen_size "$TEST_TMP/before.txt")"
 
 # Resize the window to WIDTH HEIGHT with xdotool. The screen must become WIDTH rounded down
-# to a multiple of 8 wide, and as high as the window less QEMU's menu bar.
+# to a multiple of 8 wide, and as high as the window less QEMU's menu bar, if any.
 resize_window_to() {
         local width="$1" height="$2" want_width=$(($1 / 8 * 8)) size="" screen_height=0
-        say "resize the GTK window to ${width}x$height"
+        say "resize the window to ${width}x$height"
         xdotool windowsize "$window" "$width" "$height"
         for _ in $(seq 30); do
-                screendump "$VMPACK_BUILD_ROOT/gui-resize-gtk.png" ff0000 1 >"$TEST_TMP/after.txt" 2>&1 || true
+                screendump "$VMPACK_BUILD_ROOT/gui-resize-window.png" ff0000 1 >"$TEST_TMP/after.txt" 2>&1 || true
                 size="$(screen_size "$TEST_TMP/after.txt")"
                 screen_height="${size#*x}"
                 [ "${size%x*}" = "$want_width" ] && [ "${screen_height:-0}" -le "$height" ] &&
@@ -109,10 +109,22 @@ resize_window_to() {
         [ "${size%x*}" = "$want_width" ] && [ "${screen_height:-0}" -le "$height" ] &&
                 [ "${screen_height:-0}" -ge $((height - 60)) ] ||
                 fail "the guest's screen is ${size:-unknown} 30 s after the window became ${width}x$height: $(grep -a vmpack-init "$TEST_TMP/err" | tail -5)"
-        screendump "$VMPACK_BUILD_ROOT/gui-resize-gtk.png" ff0000 60 >"$TEST_TMP/after.txt" ||
+        screendump "$VMPACK_BUILD_ROOT/gui-resize-window.png" ff0000 60 >"$TEST_TMP/after.txt" ||
                 fail "the screen is $size but the app does not fill it: $(cat "$TEST_TMP/after.txt")"
         pass "window ${width}x$height: the guest's screen is $size and the app fills it"
 }
 
 resize_window_to 900 650
 resize_window_to 1201 777
+stop_vm
+
+say "a QEMU SDL window on the same Xvfb server"
+rm -f "$qmp"
+"$VMPACK" run -v --display sdl --qmp "$qmp" guitest >"$TEST_TMP/out-sdl" 2>"$TEST_TMP/err" &
+vmpack_pid=$!
+screendump "$VMPACK_BUILD_ROOT/gui-resize-window.png" ff0000 300 >"$TEST_TMP/before.txt" ||
+        fail "the app did not fill the screen in the SDL window: $(cat "$TEST_TMP/before.txt"); $(tail -5 "$TEST_TMP/err")"
+window="$(xdotool search --name guitest | head -1)"
+[ -n "$window" ] || fail "no X window named guitest on $DISPLAY"
+pass "the app fills the SDL window's screen at $(screen_size "$TEST_TMP/before.txt")"
+resize_window_to 1003 701
