@@ -427,12 +427,13 @@ int init_run_app(const init_config *c, uint64_t *stdout_bytes, uint64_t *stderr_
         bool killed = false;
 
         while (reap(pid, &app_status) < 0) {
-                struct pollfd pfds[5] = {
+                struct pollfd pfds[6] = {
                         { .fd = sig_fd, .events = POLLIN },
                         { .fd = out_fd, .events = POLLIN },
                         { .fd = err_fd, .events = POLLIN },
                         { .fd = agent_retry ? -1 : init_port_fds.agent, .events = POLLIN },
                         { .fd = c->compositor_socket ? init_resize_fd() : -1, .events = POLLIN },
+                        { .fd = c->compositor_socket ? init_focus_fd() : -1, .events = POLLIN },
                 };
                 long now = now_ms();
                 int timeout = 200;
@@ -479,8 +480,12 @@ int init_run_app(const init_config *c, uint64_t *stdout_bytes, uint64_t *stderr_
                 }
                 if (pfds[4].revents)
                         init_resize_read();
-                if (c->compositor_socket)
+                if (pfds[5].revents)
+                        init_focus_read();
+                if (c->compositor_socket) {
                         init_resize_tick();
+                        init_focus_tick();
+                }
         }
 
         /* The app has exited: copy what it left in the pipes. A process it left behind may

@@ -105,6 +105,43 @@ bool init_read_line(const char *path, char *out, size_t out_size)
         return ok;
 }
 
+/* True when /sys/class/input/NAME belongs to a virtio device. q35 also has the i8042's AT
+ * keyboard. Left to the compositor, its key map took the place of the virtio keyboard's
+ * at the first key press, and foot lost the first half of the first line typed. */
+static bool is_virtio_input(const char *name)
+{
+        char path[INIT_PATH_MAX], *real;
+        bool virtio;
+
+        snprintf(path, sizeof(path), "/sys/class/input/%s", name);
+        real = realpath(path, NULL);
+        virtio = real && strstr(real, "/virtio");
+        free(real);
+        return virtio;
+}
+
+/* Give the user the event nodes of the virtio keyboard and tablet, and nothing else. */
+static void give_input_to_user(uid_t uid)
+{
+        DIR *d = opendir("/sys/class/input");
+        struct dirent *e;
+
+        if (!d)
+                return;
+        while ((e = readdir(d))) {
+                char path[INIT_PATH_MAX];
+                if (strncmp(e->d_name, "event", 5) != 0)
+                        continue;
+                if (!is_virtio_input(e->d_name)) {
+                        init_debug_log("input %s: not a virtio device, left to root", e->d_name);
+                        continue;
+                }
+                snprintf(path, sizeof(path), "/dev/input/%s", e->d_name);
+                give_to_user(path, uid);
+        }
+        closedir(d);
+}
+
 /*
  * libinput ignores an input device unless udev has initialized it and set ID_INPUT, and
  * libudev counts a device as initialized when /run/udev/data/c<MAJOR>:<MINOR> exists. Write
@@ -123,7 +160,7 @@ static void write_udev_entries(void)
                 init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "creating /run/udev/data failed: %m");
         while ((e = readdir(d))) {
                 char path[INIT_PATH_MAX], dev[32], abs[256];
-                if (strncmp(e->d_name, "event", 5) != 0)
+                if (strncmp(e->d_name, "event", 5) != 0 || !is_virtio_input(e->d_name))
                         continue;
 
                 snprintf(path, sizeof(path), "/sys/class/input/%s/dev", e->d_name);
@@ -141,6 +178,10 @@ static void write_udev_entries(void)
                 if (fclose(f) != 0)
                         init_fail(VP_STATUS_VM_FAILURE, VP_REASON_INTERNAL, "writing %s failed: %m", path);
                 init_debug_log("%s: udev entry for %s (%s)", path, e->d_name, pointer ? "pointer" : "keyboard");
+                if (!pointer) {
+                        snprintf(path, sizeof(path), "/dev/input/%s", e->d_name);
+                        init_keyboard_warmup_arm(path);
+                }
         }
         closedir(d);
 }
@@ -483,7 +524,7 @@ void init_setup_display(init_config *c)
                           CARD_PATH, CARD_WAIT_MS);
         give_nodes_to_user("/dev/dri", "card", c->uid);
         give_nodes_to_user("/dev/dri", "renderD", c->uid);
-        give_nodes_to_user("/dev/input", "event", c->uid);
+        give_input_to_user(c->uid);
         write_udev_entries();
 
         /* init_mkdir_p() gives every directory it creates the same mode: create /run/user

@@ -151,6 +151,18 @@ void init_resize_watch(const char *socket_path);
 int init_resize_fd(void);
 void init_resize_read(void);
 void init_resize_tick(void);
+/* Watch sway's window events, and at the first window focus call
+ * init_keyboard_warmup_run(). init_focus_tick() subscribes once sway listens,
+ * init_focus_fd() is the socket to poll (-1 before or after) and init_focus_read() reads
+ * it. */
+void init_focus_tick(void);
+int init_focus_fd(void);
+void init_focus_read(void);
+
+/* keyboard.c: init_keyboard_warmup_arm() names the virtio keyboard's event node, and
+ * init_keyboard_warmup_run() writes one Shift press and release to it, once. */
+void init_keyboard_warmup_arm(const char *node);
+void init_keyboard_warmup_run(void);
 
 /* audio.c: wait for the sound card's playback node and give /dev/snd to the user. A
  * missing card is logged, and the app runs without sound. */

@@ -32,7 +32,11 @@
 #define RESIZE_RETRY_MS 500
 #define IPC_TIMEOUT_S 2
 #define IPC_MAGIC "i3-ipc"
+#define IPC_HEADER_SIZE (sizeof(IPC_MAGIC) - 1 + 2 * sizeof(uint32_t))
 #define IPC_RUN_COMMAND 0
+#define IPC_SUBSCRIBE 2
+#define IPC_EVENT_WINDOW 0x80000003u
+#define FOCUS_BUFFER_SIZE 65536
 #define IPC_REPLY_MAX 4096
 #define UEVENT_BUFFER_SIZE 8192
 #define CVT_WIDTH_STEP 8
@@ -43,6 +47,10 @@
 #define SCREEN_MAX 8192
 
 static int uevent_fd = -1;
+static int focus_fd = -1;
+static bool focus_seen;
+static char focus_buffer[FOCUS_BUFFER_SIZE];
+static size_t focus_length;
 static long resize_due;
 static unsigned current_width, current_height;
 static char ipc_socket_path[108];
@@ -89,29 +97,31 @@ static int read_all(int fd, void *data, size_t size)
         return 0;
 }
 
-/* True when sway's reply, a JSON array of {"success": BOOL, ...} objects, reports success
- * for the first command. */
-static bool reply_succeeded(const char *reply)
+/* True when the JSON text has "key": value, value written as JSON (true, "focus"). sway's
+ * replies and events are flat enough for this. */
+static bool json_has(const char *json, const char *key, const char *value)
 {
-        const char *p = strstr(reply, "\"success\"");
+        char quoted[64];
 
-        if (!p)
-                return false;
-        p += strlen("\"success\"");
-        p += strspn(p, " \t\r\n");
-        if (*p++ != ':')
-                return false;
-        p += strspn(p, " \t\r\n");
-        return strncmp(p, "true", 4) == 0;
+        snprintf(quoted, sizeof(quoted), "\"%s\"", key);
+        for (const char *p = strstr(json, quoted); p; p = strstr(p + 1, quoted)) {
+                const char *v = p + strlen(quoted);
+                v += strspn(v, " \t\r\n");
+                if (*v++ != ':')
+                        continue;
+                v += strspn(v, " \t\r\n");
+                if (strncmp(v, value, strlen(value)) == 0)
+                        return true;
+        }
+        return false;
 }
 
-int init_sway_command(const char *socket_path, const char *command, bool need_reply)
+/* Connect to sway's IPC socket with send and receive timeouts. Returns the socket, or -1
+ * with errno set. */
+static int ipc_connect(const char *socket_path)
 {
         struct sockaddr_un addr = { .sun_family = AF_UNIX };
         struct timeval timeout = { .tv_sec = IPC_TIMEOUT_S };
-        char header[sizeof(IPC_MAGIC) - 1 + 2 * sizeof(uint32_t)];
-        uint32_t length = (uint32_t) strlen(command), type = IPC_RUN_COMMAND;
-        char reply[IPC_REPLY_MAX + 1];
 
         if (strlen(socket_path) >= sizeof(addr.sun_path)) {
                 errno = ENAMETOOLONG;
@@ -123,13 +133,39 @@ int init_sway_command(const char *socket_path, const char *command, bool need_re
                 return -1;
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-        if (connect(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0)
-                goto fail;
+        if (connect(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0) {
+                int error = errno;
+                close(fd);
+                errno = error;
+                return -1;
+        }
+        return fd;
+}
+
+/* Send one IPC message: the magic, the payload's length and type, and the payload. */
+static int ipc_send(int fd, uint32_t type, const char *payload)
+{
+        char header[IPC_HEADER_SIZE];
+        uint32_t length = (uint32_t) strlen(payload);
 
         memcpy(header, IPC_MAGIC, sizeof(IPC_MAGIC) - 1);
         memcpy(header + sizeof(IPC_MAGIC) - 1, &length, sizeof(length));
         memcpy(header + sizeof(IPC_MAGIC) - 1 + sizeof(length), &type, sizeof(type));
-        if (write_all(fd, header, sizeof(header)) < 0 || write_all(fd, command, length) < 0)
+        if (write_all(fd, header, sizeof(header)) < 0 || write_all(fd, payload, length) < 0)
+                return -1;
+        return 0;
+}
+
+int init_sway_command(const char *socket_path, const char *command, bool need_reply)
+{
+        char header[IPC_HEADER_SIZE];
+        uint32_t length;
+        char reply[IPC_REPLY_MAX + 1];
+
+        int fd = ipc_connect(socket_path);
+        if (fd < 0)
+                return -1;
+        if (ipc_send(fd, IPC_RUN_COMMAND, command) < 0)
                 goto fail;
 
         /* Wait for the reply even when it does not matter: sway 1.7 drops a client whose
@@ -153,8 +189,8 @@ int init_sway_command(const char *socket_path, const char *command, bool need_re
         close(fd);
         if (!need_reply)
                 return 0;
-        if (!reply_succeeded(reply)) {
-                init_log("sway refused '%s': %s", command, reply);
+        if (!json_has(reply, "success", "true")) {
+                init_log("sway rejected '%s': %s", command, reply);
                 errno = EINVAL;
                 return -1;
         }
@@ -296,4 +332,91 @@ void init_resize_tick(void)
         init_debug_log("display %s set to %ux%u", output, width, height);
         current_width = width;
         current_height = height;
+}
+
+/*
+ * The first key that a wlroots 0.15 compositor passes to a newly focused client is lost,
+ * with those that follow it for about half a second: under TCG, typing "abcdefghij" into
+ * foot gave "fghij". A Shift press after the window had appeared let the same line arrive
+ * whole, and one before did not. So init subscribes to sway's window events, and at the
+ * first focus sends the Shift through keyboard.c.
+ */
+int init_focus_fd(void)
+{
+        return focus_fd;
+}
+
+static void focus_stop(void)
+{
+        if (focus_fd >= 0)
+                close(focus_fd);
+        focus_fd = -1;
+        focus_seen = true;
+}
+
+void init_focus_tick(void)
+{
+        if (focus_seen || focus_fd >= 0 || !ipc_socket_path[0])
+                return;
+        /* sway's socket appears a moment after sway starts: try again at the next tick. */
+        int fd = ipc_connect(ipc_socket_path);
+        if (fd < 0)
+                return;
+        if (ipc_send(fd, IPC_SUBSCRIBE, "[\"window\"]") < 0) {
+                close(fd);
+                return;
+        }
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+        focus_fd = fd;
+        focus_length = 0;
+}
+
+void init_focus_read(void)
+{
+        ssize_t n;
+
+        while ((n = read(focus_fd, focus_buffer + focus_length, sizeof(focus_buffer) - 1 - focus_length)) > 0)
+                focus_length += (size_t) n;
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                focus_stop();
+                return;
+        }
+
+        while (focus_length >= IPC_HEADER_SIZE) {
+                uint32_t length, type;
+                if (memcmp(focus_buffer, IPC_MAGIC, sizeof(IPC_MAGIC) - 1) != 0) {
+                        init_log("sway sent an IPC message without its magic: no longer watching the focus");
+                        focus_stop();
+                        return;
+                }
+                memcpy(&length, focus_buffer + sizeof(IPC_MAGIC) - 1, sizeof(length));
+                memcpy(&type, focus_buffer + sizeof(IPC_MAGIC) - 1 + sizeof(length), sizeof(type));
+                if (length > sizeof(focus_buffer) - 1 - IPC_HEADER_SIZE) {
+                        init_log("sway sent an IPC message of %u bytes: no longer watching the focus", length);
+                        focus_stop();
+                        return;
+                }
+                if (focus_length < IPC_HEADER_SIZE + length)
+                        return;
+
+                char *payload = focus_buffer + IPC_HEADER_SIZE;
+                char saved = payload[length];
+                payload[length] = '\0';
+                bool focused = type == IPC_EVENT_WINDOW && json_has(payload, "change", "\"focus\"");
+                bool rejected = type == IPC_SUBSCRIBE && !json_has(payload, "success", "true");
+                payload[length] = saved;
+                if (rejected)
+                        init_log("sway rejected the subscription to window events");
+                if (focused) {
+                        init_debug_log("the app's window has the focus");
+                        init_keyboard_warmup_run();
+                }
+                if (focused || rejected) {
+                        focus_stop();
+                        return;
+                }
+                memmove(focus_buffer, focus_buffer + IPC_HEADER_SIZE + length,
+                        focus_length - IPC_HEADER_SIZE - length);
+                focus_length -= IPC_HEADER_SIZE + length;
+        }
 }
