@@ -10,61 +10,17 @@ screendump to OUTPUT_PNG, decodes it and checks the same. Prints the size and th
 per-region fractions. Exits 0 on success, 1 on timeout or a bad picture, 2 on a QMP error.
 The last PNG is written on failure too, to look at.
 """
-import json
 import os
-import socket
 import struct
 import sys
 import time
 import zlib
 
+from qmp import QMP
+
 MIN_FRACTION = 0.9
 TOLERANCE = 40
 STEP = 5  # sample every 5th pixel in each direction
-
-
-class QMP:
-    def __init__(self, path, deadline):
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"QMP socket {path} did not accept a connection")
-                time.sleep(0.5)
-        self.file = self.sock.makefile("rwb")
-        self.read()  # greeting
-        self.execute("qmp_capabilities")
-
-    def read(self):
-        while True:
-            line = self.file.readline()
-            if not line:
-                raise ConnectionError("QMP connection closed")
-            message = json.loads(line)
-            if "event" not in message:
-                return message
-
-    def execute(self, command, **arguments):
-        request = {"execute": command}
-        if arguments:
-            request["arguments"] = arguments
-        self.file.write(json.dumps(request).encode() + b"\n")
-        self.file.flush()
-        reply = self.read()
-        if "error" in reply:
-            raise RuntimeError(f"QMP {command}: {reply['error']}")
-        return reply["return"]
-
-    def close(self):
-        try:
-            self.file.close()
-        except OSError:
-            pass  # QEMU already exited
-        self.sock.close()
 
 
 def read_ppm(path):
