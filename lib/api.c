@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "api.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef enum parameter_type {
@@ -9,6 +11,7 @@ typedef enum parameter_type {
         TYPE_INTEGER, /* a JSON integer >= 0 */
         TYPE_BOOLEAN,
         TYPE_STRINGS, /* an array of strings */
+        TYPE_STRING_MAP, /* an object whose members are strings */
 } parameter_type;
 
 typedef struct parameter {
@@ -46,11 +49,12 @@ static const method methods[] = {
                   { "arguments", TYPE_STRINGS, false },
                   { "files", TYPE_STRINGS, false },
                   { "entrypoint", TYPE_STRING, false },
+                  { "session", TYPE_STRING_MAP, false },
           } },
         { "Stop", { { "name", TYPE_STRING, true }, { "timeout", TYPE_INTEGER, false } } },
         { "Kill", { { "name", TYPE_STRING, true } } },
         { "Suspend", { { "name", TYPE_STRING, true } } },
-        { "Resume", { { "name", TYPE_STRING, true } } },
+        { "Resume", { { "name", TYPE_STRING, true }, { "session", TYPE_STRING_MAP, false } } },
         { "Ps", {} },
         { "Logs",
           {
@@ -83,6 +87,8 @@ static const char *type_name(parameter_type type)
                 return "a boolean";
         case TYPE_STRINGS:
                 return "an array of strings";
+        case TYPE_STRING_MAP:
+                return "an object of strings";
         }
         return "?";
 }
@@ -129,6 +135,15 @@ static bool value_has_type(json_t *value, parameter_type type)
                         if (!string_ok(item))
                                 return false;
                 return true;
+        case TYPE_STRING_MAP: {
+                const char *key;
+                if (!json_is_object(value) || json_object_size(value) > MAX_ARRAY_ITEMS)
+                        return false;
+                json_object_foreach(value, key, item)
+                        if (!string_ok(item))
+                                return false;
+                return true;
+        }
         }
         return false;
 }
@@ -320,4 +335,52 @@ int vp_api_decode_reply(const char *data, size_t size, json_t **ret_parameters, 
         *ret_parameters = parameters ? json_incref(parameters) : json_object();
         json_decref(root);
         return r;
+}
+
+const char *const vp_api_session_variables[] = {
+        "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "XDG_RUNTIME_DIR", "PULSE_SERVER", NULL,
+};
+
+json_t *vp_api_session_from_environment(void)
+{
+        json_t *session = json_object();
+
+        for (const char *const *name = vp_api_session_variables; session && *name; name++) {
+                const char *value = getenv(*name);
+                if (value && *value && json_object_set_new(session, *name, json_string(value)) < 0) {
+                        json_decref(session);
+                        return NULL;
+                }
+        }
+        return session;
+}
+
+int vp_api_session_to_strv(json_t *session, char ***ret, vp_error *err)
+{
+        _cleanup_strv_free_ char **strv = strv_new();
+        const char *name;
+        json_t *value;
+
+        if (!strv)
+                return vp_error_set(err, -ENOMEM, "out of memory");
+        if (!json_is_object(session))
+                return vp_error_set(err, -EINVAL, "parameter 'session' must be an object");
+        json_object_foreach(session, name, value) {
+                bool known = false;
+                for (const char *const *v = vp_api_session_variables; *v && !known; v++)
+                        known = strcmp(*v, name) == 0;
+                if (!known)
+                        return vp_error_set(err, -EINVAL, "parameter 'session': unknown variable '%s'", name);
+                if (!json_is_string(value) || json_string_length(value) > VP_API_SESSION_VALUE_MAX ||
+                    strlen(json_string_value(value)) != json_string_length(value))
+                        return vp_error_set(err, -EINVAL,
+                                            "parameter 'session': %s must be a string of at most %d bytes", name,
+                                            VP_API_SESSION_VALUE_MAX);
+                char *entry = vp_strdup_printf("%s=%s", name, json_string_value(value));
+                if (!entry || strv_push(&strv, entry) < 0)
+                        return vp_error_set(err, -ENOMEM, "out of memory");
+        }
+        *ret = strv;
+        strv = NULL;
+        return 0;
 }

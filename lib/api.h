@@ -72,3 +72,16 @@ char *vp_api_encode_error(const char *name, const char *message, size_t *ret_siz
  * error's name and message in *error. A malformed reply gives -EBADMSG.
  */
 int vp_api_decode_reply(const char *data, size_t size, json_t **ret_parameters, vp_api_error *error);
+
+/*
+ * The caller's graphical session: the variables that decide where an instance's window
+ * and sound go (DISPLAY, WAYLAND_DISPLAY, XAUTHORITY, XDG_RUNTIME_DIR, PULSE_SERVER).
+ * vp_api_session_from_environment() returns an object of those that are set, for the
+ * "session" parameter of Start and Resume. vp_api_session_to_strv() checks such an object
+ * and turns it into "NAME=VALUE" strings: -EINVAL with a message for an unknown name, a
+ * value that is not a string, or one longer than VP_API_SESSION_VALUE_MAX bytes.
+ */
+#define VP_API_SESSION_VALUE_MAX 4096
+extern const char *const vp_api_session_variables[];
+json_t *vp_api_session_from_environment(void);
+int vp_api_session_to_strv(json_t *session, char ***ret, vp_error *err);

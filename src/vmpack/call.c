@@ -2,9 +2,11 @@
 /* Calls from the instance verbs to vmpackd. */
 #include "vmpack.h"
 
+#include "api.h"
 #include "client.h"
 
 #include <getopt.h>
+#include <string.h>
 
 int vp_daemon_call(const char *verb, const char *method, json_t *parameters, json_t **ret)
 {
@@ -67,6 +69,9 @@ int vp_instance_verb(int argc, char **argv, const char *help, const char *method
         }
 
         json_t *parameters = json_pack("{s:s}", "name", argv[optind]);
+        /* A resumed VM's window and sound go to this session, as for Start. */
+        if (strcmp(method, "Resume") == 0)
+                json_object_set_new(parameters, "session", vp_api_session_from_environment());
         int r = vp_daemon_call(verb, method, parameters, &reply);
         json_decref(parameters);
         if (r != 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "vmpack.h"
 
+#include "api.h"
 #include "guest-protocol.h"
 
 #include <getopt.h>
@@ -125,6 +126,8 @@ int verb_start(int argc, char **argv)
         json_t *parameters = json_pack("{s:s, s:o, s:o}", "name", name, "arguments", arguments, "files", files);
         if (entrypoint)
                 json_object_set_new(parameters, "entrypoint", json_string(entrypoint));
+        /* The window and the sound go to this session, not to the one vmpackd started in. */
+        json_object_set_new(parameters, "session", vp_api_session_from_environment());
         int r = vp_daemon_call("start", "Start", parameters, &reply);
         json_decref(parameters);
         if (r != 0)

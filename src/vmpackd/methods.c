@@ -24,6 +24,25 @@ static const char *string_parameter(const vp_api_request *request, const char *n
         return json_string_value(json_object_get(request->parameters, name));
 }
 
+/* The "session" parameter of Start and Resume as "NAME=VALUE" strings in *ret, NULL when
+ * absent. Only a caller of the daemon's own uid gets its session: the system daemon's
+ * QEMU, which runs as root, opens no window in another user's session. Replies with an
+ * error and returns false when the parameter is invalid. */
+static bool session_parameter(daemon_state *d, connection *c, const vp_api_request *request, char ***ret)
+{
+        json_t *session = json_object_get(request->parameters, "session");
+        vp_error err = {};
+
+        *ret = NULL;
+        if (!session || json_is_null(session) || c->peer.uid != d->uid)
+                return true;
+        if (vp_api_session_to_strv(session, ret, &err) < 0) {
+                server_reply_error(c, VP_API_ERROR_INVALID_PARAMETER, err.message);
+                return false;
+        }
+        return true;
+}
+
 static vp_db_caller caller_of(const connection *c)
 {
         return (vp_db_caller) { .uid = c->peer.uid, .pid = c->peer.pid };
@@ -434,6 +453,7 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
         _cleanup_free_ char *data_path = vp_instance_path(name, "data.qcow2");
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_strv_free_ char **files = NULL;
+        _cleanup_strv_free_ char **session = NULL;
         _cleanup_image_ vp_image *image = NULL;
         vp_db_caller caller = caller_of(c);
         instance_grant grant = {};
@@ -441,6 +461,8 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
         vp_error err = {};
         char message[512];
 
+        if (!session_parameter(d, c, request, &session))
+                return;
         json_t *object = authorize(d, c, "Start", name);
         if (!object)
                 return;
@@ -486,6 +508,7 @@ static void method_start(daemon_state *d, connection *c, const vp_api_request *r
                 .data_path = data_path,
                 .argv = argv,
                 .files = files,
+                .session = session,
         };
         grant_apply(&grant, &spec);
         json_object_set(grant.detail, "request", request->parameters);
@@ -620,6 +643,7 @@ static void method_resume(daemon_state *d, connection *c, const vp_api_request *
         _cleanup_free_ char *state_path = vp_instance_path(name, VP_INSTANCE_STATE_FILE);
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_strv_free_ char **files = NULL;
+        _cleanup_strv_free_ char **session = NULL;
         _cleanup_image_ vp_image *image = NULL;
         vp_db_caller caller = caller_of(c);
         instance_grant grant = {};
@@ -627,6 +651,8 @@ static void method_resume(daemon_state *d, connection *c, const vp_api_request *
         vp_error err = {};
         char message[512];
 
+        if (!session_parameter(d, c, request, &session))
+                return;
         json_t *object = authorize(d, c, "Resume", name);
         if (!object)
                 return;
@@ -668,6 +694,7 @@ static void method_resume(daemon_state *d, connection *c, const vp_api_request *
                 .argv = argv,
                 .files = files[0] ? files : NULL,
                 .resume = true,
+                .session = session,
         };
         grant_apply(&grant, &spec);
         audit_allow(d, c, "Resume", name, NULL, grant.detail);

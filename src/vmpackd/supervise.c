@@ -158,9 +158,24 @@ static _noreturn_ void child_main(const char *name, const supervise_spec *spec, 
         options.folders = spec->n_folders ? folders : NULL;
         options.n_folders = spec->n_folders;
 
-        /* A graphical app needs q35. A session daemon inherits the DISPLAY or
-         * WAYLAND_DISPLAY of the vmpack that started it, so the window opens there.
-         * Without either, as for the system daemon, the VM gets no window. */
+        /* The caller's session replaces the daemon's, which is that of whichever vmpack
+         * started the daemon: the window and the sound go where the caller is. */
+        if (spec->session) {
+                for (const char *const *variable = vp_api_session_variables; *variable; variable++)
+                        unsetenv(*variable);
+                for (char *const *entry = spec->session; *entry; entry++) {
+                        _cleanup_free_ char *copy = strdup(*entry);
+                        char *equals = copy ? strchr(copy, '=') : NULL;
+                        if (equals) {
+                                *equals = '\0';
+                                setenv(copy, equals + 1, 1);
+                        }
+                }
+        }
+
+        /* A graphical app needs q35. It gets a window when the session (the caller's, or
+         * else the daemon's) has DISPLAY or WAYLAND_DISPLAY. Without either, as for the
+         * system daemon, the VM gets no window. */
         if (spec->gui) {
                 options.machine = VP_MACHINE_Q35;
                 options.display = getenv("DISPLAY") || getenv("WAYLAND_DISPLAY") ? VP_DISPLAY_GTK : VP_DISPLAY_NONE;

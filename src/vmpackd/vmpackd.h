@@ -157,6 +157,9 @@ typedef struct supervise_spec {
         vp_vm_network network;
         const vp_run_folder *folders; /* opened directories; the child keeps them for QEMU */
         size_t n_folders;
+        /* "NAME=VALUE" of the caller's session (vp_api_session_variables) that replace the
+         * daemon's own in the VM's environment; NULL: the daemon's */
+        char *const *session;
 } supervise_spec;
 
 /* Fork the supervising child for the instance and record the run. The child waits for

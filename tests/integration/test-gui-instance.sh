@@ -8,7 +8,7 @@
 . "$(dirname "$0")/instance-lib.sh"
 . "$(dirname "$0")/gui-lib.sh"
 
-require_cmd qemu-system-x86_64 python3 mmdebstrap tar2sqfs
+require_cmd qemu-system-x86_64 python3 mmdebstrap tar2sqfs Xvfb
 unset DISPLAY WAYLAND_DISPLAY
 
 build_gui_image guitest
@@ -57,5 +57,27 @@ python3 "$VMPACK_SOURCE_ROOT/tests/integration/qmp-screendump.py" "$qmp" "$TEST_
         fail "the instance's screen did not show the app"
 pass "the instance's screen shows the app"
 
+"$VMPACK" stop "$name" >/dev/null || fail "vmpack stop failed"
+pass "instance stopped"
+
+say "a start from a graphical session opens a window there, though vmpackd has no DISPLAY"
+mkfifo "$TEST_TMP/display.fifo"
+exec {display_fd}<>"$TEST_TMP/display.fifo"
+Xvfb -displayfd "$display_fd" -screen 0 1280x1024x24 -nolisten tcp >"$TEST_TMP/xvfb.log" 2>&1 &
+xvfb_pid=$!
+trap 'kill "$xvfb_pid" 2>/dev/null || true; _vp_test_cleanup' EXIT
+read -r -t 30 -u "$display_fd" display_number || fail "Xvfb did not start: $(tail -3 "$TEST_TMP/xvfb.log")"
+DISPLAY=":$display_number" "$VMPACK" start "$name" >/dev/null || fail "vmpack start with DISPLAY failed"
+qemu_args=""
+for _ in $(seq 100); do
+        pid="$(pgrep -f "qemu-system-x86_64 .*guest=\[work\] $name" | head -1 || true)"
+        if [ -n "$pid" ]; then
+                qemu_args="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
+                break
+        fi
+        sleep 0.2
+done
+[[ "$qemu_args" == *"-display gtk"* ]] || fail "QEMU has no GTK window for a start from :$display_number: $qemu_args"
+pass "QEMU opens its window on the caller's display :$display_number"
 "$VMPACK" stop "$name" >/dev/null || fail "vmpack stop failed"
 pass "instance stopped"

@@ -62,6 +62,36 @@ static void api_suspend_and_resume(void **state)
                             VP_API_ERROR_INVALID_PARAMETER);
 }
 
+static void api_session(void **state)
+{
+        assert_null(decode_error("{\"method\":\"io.bheem.vmpack.Start\",\"parameters\":"
+                                 "{\"name\":\"a1\",\"session\":{\"DISPLAY\":\":0\"}}}"));
+        assert_null(decode_error("{\"method\":\"io.bheem.vmpack.Resume\",\"parameters\":"
+                                 "{\"name\":\"a1\",\"session\":{}}}"));
+        assert_string_equal(decode_error("{\"method\":\"io.bheem.vmpack.Start\",\"parameters\":"
+                                         "{\"name\":\"a1\",\"session\":{\"DISPLAY\":0}}}"),
+                            VP_API_ERROR_INVALID_PARAMETER);
+        assert_string_equal(decode_error("{\"method\":\"io.bheem.vmpack.Start\",\"parameters\":"
+                                         "{\"name\":\"a1\",\"session\":[\"DISPLAY=:0\"]}}"),
+                            VP_API_ERROR_INVALID_PARAMETER);
+
+        /* The daemon takes only the session variables, as NAME=VALUE. */
+        char **strv = NULL;
+        vp_error err = {};
+        json_t *session = json_pack("{s:s, s:s}", "DISPLAY", ":1", "PULSE_SERVER", "unix:/run/user/1000/pulse/native");
+        assert_int_equal(vp_api_session_to_strv(session, &strv, &err), 0);
+        assert_string_equal(strv[0], "DISPLAY=:1");
+        assert_string_equal(strv[1], "PULSE_SERVER=unix:/run/user/1000/pulse/native");
+        assert_null(strv[2]);
+        strv_free(strv);
+        json_decref(session);
+
+        session = json_pack("{s:s}", "LD_PRELOAD", "/tmp/x.so");
+        assert_int_equal(vp_api_session_to_strv(session, &strv, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "LD_PRELOAD"));
+        json_decref(session);
+}
+
 static void api_malformed_json(void **state)
 {
         assert_string_equal(decode_error("{\"method\":"), VP_API_ERROR_INVALID_REQUEST);
@@ -220,6 +250,7 @@ int main(void)
                 cmocka_unit_test(api_valid_request),
                 cmocka_unit_test(api_parameters_optional),
                 cmocka_unit_test(api_suspend_and_resume),
+                cmocka_unit_test(api_session),
                 cmocka_unit_test(api_malformed_json),
                 cmocka_unit_test(api_not_an_object),
                 cmocka_unit_test(api_unknown_method),
