@@ -627,6 +627,13 @@ static int collect_result(const run_context *ctx, vm_attempt *a, int wait_status
         if (WEXITSTATUS(wait_status) != 0 && qemu_error)
                 return vp_error_set(err, -EIO, "QEMU failed with exit status %d: %s", WEXITSTATUS(wait_status),
                                     qemu_error);
+        /* Closing QEMU's window, or its Machine > Quit, ends QEMU at once with status 0.
+         * NOTE: the app gets no SIGTERM then, so it cannot save its work. */
+        const vp_run_options *o = ctx->options;
+        if (WEXITSTATUS(wait_status) == 0 && o->gui && (o->display == VP_DISPLAY_GTK || o->display == VP_DISPLAY_SDL))
+                return vp_error_set(err, -EIO,
+                                    "QEMU quit before the app exited: its window was closed, or the guest "
+                                    "crashed (run with -v to see the guest console)");
         return vp_error_set(err, -EIO,
                             "QEMU exited with status %d before the app exited "
                             "(the guest crashed or failed to boot)",
