@@ -43,6 +43,7 @@ typedef struct run_context {
         char *qemu_version;
         unsigned long tsc_khz;
         char *render_node; /* gpu=virgl: the host's render node for virglrenderer; NULL: none */
+        char *audio_server; /* audio=playback: QEMU's PulseAudio server; NULL: the "none" driver */
         json_t *fingerprint; /* of the current attempt, when options->state_path is set */
         vp_child decompressor; /* "zstd -d" feeding a resumed QEMU; pid -1 when none */
 } run_context;

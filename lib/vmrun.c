@@ -418,7 +418,6 @@ static int render_spec(const run_context *ctx, vp_accel accel, const int *qemu_f
         char share_tags[VP_VM_MAX_SHARES][16];
         size_t n_files = 0;
         _cleanup_free_ char *spice_path = NULL;
-        _cleanup_free_ char *audio_server = NULL;
 
         if (o->gui) {
                 spec.headless = false;
@@ -428,14 +427,9 @@ static int render_spec(const run_context *ctx, vp_accel accel, const int *qemu_f
                 spec.audio = o->audio;
                 spec.microphone = o->microphone;
                 if (o->audio) {
-                        _cleanup_free_ char *reason = NULL;
-                        if (find_pulse_server(&audio_server, &reason) < 0)
-                                return vp_error_set(err, -ENOMEM, "out of memory");
-                        spec.audio_server = audio_server;
-                        if (!audio_server) {
-                                notify(o, "%s: the app's sound is discarded", reason);
+                        spec.audio_server = ctx->audio_server;
+                        if (!ctx->audio_server)
                                 spec.audio_driver = "none";
-                        }
                 }
                 spec.clipboard = o->clipboard;
                 spec.render_node = ctx->render_node;
@@ -624,6 +618,13 @@ static int collect_result(const run_context *ctx, vm_attempt *a, int wait_status
         if (WIFSIGNALED(wait_status))
                 return vp_error_set(err, -EIO, "QEMU was killed by signal %d before the app exited",
                                     WTERMSIG(wait_status));
+        if (WEXITSTATUS(wait_status) != 0 && qemu_error && strstr(qemu_error, "gtk initialization failed")) {
+                const char *display = getenv("DISPLAY");
+                return vp_error_set(err, -EIO,
+                                    "QEMU failed with exit status %d: %s (is the X server at DISPLAY=%s running, "
+                                    "and may this user connect to it? --display none runs without a window)",
+                                    WEXITSTATUS(wait_status), qemu_error, display ? display : "");
+        }
         if (WEXITSTATUS(wait_status) != 0 && qemu_error)
                 return vp_error_set(err, -EIO, "QEMU failed with exit status %d: %s", WEXITSTATUS(wait_status),
                                     qemu_error);
@@ -818,6 +819,7 @@ static void context_free(run_context *ctx)
         free(ctx->kernel_version);
         free(ctx->qemu_version);
         free(ctx->render_node);
+        free(ctx->audio_server);
         json_decref(ctx->fingerprint);
         vp_run_stop_decompress(&ctx->decompressor);
 }
@@ -1135,6 +1137,16 @@ int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *er
         if (notice)
                 notify(options, "%s", notice);
 
+        /* Chosen once, so that a retry under TCG keeps the choice and its notice. */
+        if (options->gui && options->audio) {
+                _cleanup_free_ char *reason = NULL;
+                r = find_pulse_server(&ctx.audio_server, &reason);
+                if (r < 0)
+                        goto out;
+                if (!ctx.audio_server)
+                        notify(options, "%s: the app's sound is discarded", reason);
+        }
+
         if (options->gui && options->virgl) {
                 r = find_render_node(&ctx.render_node);
                 if (r < 0)
@@ -1147,11 +1159,24 @@ int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *er
         r = prepare_runtime_dir(&ctx, err);
         if (r < 0)
                 goto out;
+        if (options->gui && options->display == VP_DISPLAY_SPICE)
+                notify(options, "the screen is on the SPICE socket %s/spice.sock (remote-viewer spice+unix://%s/spice.sock)",
+                       ctx.runtime_dir, ctx.runtime_dir);
         r = write_config(&ctx, err);
         if (r < 0)
                 goto out;
 
         r = attempt_run(&ctx, accel, result, &end, &kvm_failure, err);
+        /* A server that is not a unix socket was not probed, and QEMU exits at start when
+         * it cannot reach it: run again without sound rather than fail. */
+        if (r < 0 && ctx.audio_server && strstr(err->message, "Could not init `pa' audio driver")) {
+                notify(options, "the PulseAudio server %s did not accept QEMU: the app's sound is discarded",
+                       ctx.audio_server);
+                free(ctx.audio_server);
+                ctx.audio_server = NULL;
+                *err = (vp_error) {};
+                r = attempt_run(&ctx, accel, result, &end, &kvm_failure, err);
+        }
         if (r == 0 && end == ATTEMPT_KVM_HANG) {
                 _cleanup_free_ char *cache = NULL;
                 vp_error cache_error = {};
