@@ -65,7 +65,14 @@ mkfifo "$TEST_TMP/display.fifo"
 exec {display_fd}<>"$TEST_TMP/display.fifo"
 Xvfb -displayfd "$display_fd" -screen 0 1280x1024x24 -nolisten tcp >"$TEST_TMP/xvfb.log" 2>&1 &
 xvfb_pid=$!
-trap 'kill "$xvfb_pid" 2>/dev/null || true; _vp_test_cleanup' EXIT
+# Stop Xvfb too, and keep the script's exit status for _instance_test_cleanup.
+cleanup_with_xvfb() {
+        local status=$?
+        kill "$xvfb_pid" 2>/dev/null
+        (exit "$status")
+        _instance_test_cleanup
+}
+trap cleanup_with_xvfb EXIT
 read -r -t 30 -u "$display_fd" display_number || fail "Xvfb did not start: $(tail -3 "$TEST_TMP/xvfb.log")"
 DISPLAY=":$display_number" "$VMPACK" start "$name" >/dev/null || fail "vmpack start with DISPLAY failed"
 qemu_args=""
