@@ -781,6 +781,15 @@ static int check_complete(parser *p)
             !(m->permissions.display && strcmp(m->permissions.display, "wayland") == 0))
                 return vp_keyfile_error_at(&p->kf, gpu_line,
                                            "key 'gpu': virgl needs a display (valid: add display=wayland)");
+        /* The guest runs a display app under sway or cage. A Containerfile's packages are
+         * not known here, so only a package list is checked. */
+        const unsigned display_line = p->key_line[SECTION_PERMISSIONS][KEY_PERMISSIONS_DISPLAY];
+        if (display_line > 0 && m->packages && strcmp(m->permissions.display, "wayland") == 0 &&
+            !strv_contains(m->packages, "sway") && !strv_contains(m->packages, "cage"))
+                return vp_keyfile_error_at(&p->kf, packages_line,
+                                           "key 'Packages': display=wayland on line %u needs a compositor in the "
+                                           "image (valid: add sway, and xwayland for X11 apps)",
+                                           display_line);
 
         if (!m->base) {
                 m->base = strdup(DEFAULT_BASE);

@@ -544,6 +544,14 @@ void init_setup_display(init_config *c)
                         sway = sway_paths[i];
         char *clipboard_agent = init_setup_clipboard(c, sway != NULL);
         if (!sway) {
+                static const char *const cage_paths[] = { "/usr/local/bin/cage", "/usr/bin/cage", "/bin/cage" };
+                bool cage = false;
+                for (size_t i = 0; i < ELEMENTSOF(cage_paths) && !cage; i++)
+                        cage = access(cage_paths[i], X_OK) == 0;
+                if (!cage)
+                        init_fail(VP_STATUS_NOT_FOUND, VP_REASON_NOT_FOUND,
+                                  "display=wayland needs a compositor, and the image has neither sway nor cage: "
+                                  "add sway (and xwayland for X11 apps) to the recipe's Packages");
                 wrap_in_cage(c);
                 init_debug_log("display ready: running %s under cage", c->argv[3]);
                 return;
