@@ -27,20 +27,25 @@ display=wayland
 memory=512M
 POLICY
 
+# Print the command line of the instance's QEMU, titled "[work] NAME", waiting up to 20 s.
+qemu_args_of() {
+        local pid
+        for _ in $(seq 100); do
+                pid="$(pgrep -f "qemu-system-x86_64 .*guest=\[work\] $1" | head -1 || true)"
+                if [ -n "$pid" ]; then
+                        tr '\0' ' ' <"/proc/$pid/cmdline"
+                        return 0
+                fi
+                sleep 0.2
+        done
+}
+
 name="$(instance gui)"
 say "install $name in workspace work and start it"
 "$VMPACK" install --workspace work --no-desktop guitest "$name" >/dev/null || fail "vmpack install failed"
 "$VMPACK" start "$name" >/dev/null || fail "vmpack start failed"
 
-qemu_args=""
-for _ in $(seq 100); do
-        pid="$(pgrep -f "qemu-system-x86_64 .*guest=\[work\] $name" | head -1 || true)"
-        if [ -n "$pid" ]; then
-                qemu_args="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
-                break
-        fi
-        sleep 0.2
-done
+qemu_args="$(qemu_args_of "$name")"
 [ -n "$qemu_args" ] || fail "no QEMU process titled '[work] $name'"
 for word in "-machine q35" "-device virtio-gpu-pci" "-display none" "-name guest=[work] $name"; do
         [[ "$qemu_args" == *"$word"* ]] || fail "QEMU command line lacks '$word': $qemu_args"
@@ -75,15 +80,7 @@ cleanup_with_xvfb() {
 trap cleanup_with_xvfb EXIT
 read -r -t 30 -u "$display_fd" display_number || fail "Xvfb did not start: $(tail -3 "$TEST_TMP/xvfb.log")"
 DISPLAY=":$display_number" "$VMPACK" start "$name" >/dev/null || fail "vmpack start with DISPLAY failed"
-qemu_args=""
-for _ in $(seq 100); do
-        pid="$(pgrep -f "qemu-system-x86_64 .*guest=\[work\] $name" | head -1 || true)"
-        if [ -n "$pid" ]; then
-                qemu_args="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
-                break
-        fi
-        sleep 0.2
-done
+qemu_args="$(qemu_args_of "$name")"
 [[ "$qemu_args" == *"-display gtk"* ]] || fail "QEMU has no GTK window for a start from :$display_number: $qemu_args"
 pass "QEMU opens its window on the caller's display :$display_number"
 "$VMPACK" stop "$name" >/dev/null || fail "vmpack stop failed"
