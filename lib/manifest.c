@@ -788,7 +788,7 @@ static int check_complete(parser *p)
             !strv_contains(m->packages, "sway") && !strv_contains(m->packages, "cage"))
                 return vp_keyfile_error_at(&p->kf, packages_line,
                                            "key 'Packages': display=wayland on line %u needs a compositor in the "
-                                           "image (valid: add sway, and xwayland for X11 apps)",
+                                           "image (valid: add sway, and xwayland for X11 apps; cage also works)",
                                            display_line);
 
         if (!m->base) {

@@ -634,7 +634,7 @@ static int collect_result(const run_context *ctx, vm_attempt *a, int wait_status
         if (WEXITSTATUS(wait_status) == 0 && o->gui && (o->display == VP_DISPLAY_GTK || o->display == VP_DISPLAY_SDL))
                 return vp_error_set(err, -EIO,
                                     "QEMU quit before the app exited: its window was closed, or the guest "
-                                    "crashed (run with -v to see the guest console)");
+                                    "crashed (the guest console log tells which)");
         return vp_error_set(err, -EIO,
                             "QEMU exited with status %d before the app exited "
                             "(the guest crashed or failed to boot)",
@@ -1170,8 +1170,8 @@ int vp_vm_run(const vp_run_options *options, vp_run_result *result, vp_error *er
         /* A server that is not a unix socket was not probed, and QEMU exits at start when
          * it cannot reach it: run again without sound rather than fail. */
         if (r < 0 && ctx.audio_server && strstr(err->message, "Could not init `pa' audio driver")) {
-                notify(options, "the PulseAudio server %s did not accept QEMU: the app's sound is discarded",
-                       ctx.audio_server);
+                notify(options, "the PulseAudio server %s (from %s) did not accept QEMU: the app's sound is discarded",
+                       ctx.audio_server, getenv("PULSE_SERVER") ? "PULSE_SERVER" : "$XDG_RUNTIME_DIR/pulse/native");
                 free(ctx.audio_server);
                 ctx.audio_server = NULL;
                 *err = (vp_error) {};

@@ -388,7 +388,7 @@ static const struct error_case error_cases[] = {
           "5: key 'gpu': virgl needs a display (valid: add display=wayland)" },
         { "display without a compositor", "[App]\nExec=foot\nPackages=foot\n[Permissions]\ndisplay=wayland\n",
           "3: key 'Packages': display=wayland on line 5 needs a compositor in the image (valid: add sway, and "
-          "xwayland for X11 apps)" },
+          "xwayland for X11 apps; cage also works)" },
         { "display invalid", MINIMAL "[Permissions]\ndisplay=x11\n",
           "5: key 'display': invalid value 'x11' (valid: none, wayland)" },
 };
