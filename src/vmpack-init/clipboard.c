@@ -7,9 +7,9 @@
  * root and owns the port. The session agent spice-vdagent runs as the user in the
  * graphical session and copies the X11 clipboard (Xwayland's) to and from the daemon.
  *
- * Both normally rely on what the guest lacks: udev creates /dev/virtio-ports/NAME, and
- * systemd starts the daemon, tells it the active session through logind and the session
- * agent through the desktop's autostart. Here init creates the link, starts the daemon
+ * Both normally rely on what the guest lacks. udev creates /dev/virtio-ports/NAME, systemd
+ * starts the daemon, logind gives it the active session, and the desktop's autostart
+ * starts the session agent. Here init creates the link, starts the daemon
  * with the options below, and the sway configuration starts the session agent.
  */
 #include "init.h"

@@ -135,7 +135,7 @@ int init_display_app_status(int compositor_status);
 /* The status wrapper is a copy of this binary that the compositor starts in place of the
  * app: it runs the app, waits for it and records its exit status for init, because cage
  * 0.1.4 exits with 0 whatever the app's status. Under sway ("--sway") it reads the app's
- * argv from a file and asks sway to exit when the app has. */
+ * argv from a file and sends sway "exit" once the app has exited. */
 bool init_is_status_wrapper(const char *argv0);
 int init_status_wrapper_main(int argc, char **argv);
 
@@ -170,9 +170,9 @@ void init_setup_audio(const init_config *c);
 
 /* clipboard.c: when the VM has the SPICE agent port (clipboard=on-request) and the image
  * has spice-vdagent, link /dev/virtio-ports/com.redhat.spice.0 and start spice-vdagentd.
- * Returns the command for an exec line of the sway configuration that starts the session
- * agent as the user (freed by the caller), or NULL when no agent runs: no port, no
- * spice-vdagent in the image (logged), or no sway (logged). */
+ * Returns the command that starts the session agent as the user, for an exec line of the
+ * sway configuration (freed by the caller). Returns NULL when no agent runs: without the
+ * port, or without spice-vdagent or sway in the image, the last two logged. */
 char *init_setup_clipboard(const init_config *c, bool under_sway);
 
 /* app.c */

@@ -217,7 +217,7 @@ static int write_desktop_entry(const char *name, const char *image, const char *
          * fails when clicked. Terminal=false because the app opens its own window or writes
          * its log.
          * TODO: a failed start launched from the entry reports only on the stderr of
-         * 'vmpack start', which no terminal shows; a desktop notification would reach the user.
+         * 'vmpack start', which no terminal shows. A desktop notification would reach the user.
          * NOTE: no StartupWMClass: every instance's window comes from the same QEMU binary,
          * so a window class could not tell one instance from another. No MimeType or
          * Categories either, because a recipe declares neither.

@@ -18,7 +18,7 @@ extended clipboard pseudo-encoding. Then, in three steps, each within TIMEOUT_SE
 3. guest to host: wait for QEMU's Notify that the guest took the clipboard, reply with
    Request and read the Provide message, until its text is GUEST_TEXT.
 
-QEMU 7.2 tells a VNC client about a guest's clipboard only through the extended
+QEMU 7.2 sends a VNC client a guest's clipboard only through the extended
 messages: it registers the client as a clipboard peer only when the client announced the
 pseudo-encoding, so a plain client never gets a ServerCutText for a guest's copy.
 
